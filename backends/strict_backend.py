@@ -1,0 +1,84 @@
+"""The ``strict`` backend: array-api-strict, the bare Array API standard on the CPU.
+
+It exists to keep the core honest: anything NumPy-only that slips into the core fails here, so
+it stands in for a GPU library in CI. Random numbers come from NumPy's generator and are
+converted, because the standard has no random module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .base import Backend, BackendUnavailableError, Generator
+from .numpy_backend import NumpyGenerator
+
+try:
+    import array_api_strict as xp_strict
+except ImportError:  # pragma: no cover - depends on the environment
+    xp_strict = None
+
+
+class StrictGenerator(Generator):
+    """NumPy's PCG64 stream, delivered as array-api-strict arrays (same numbers as ``numpy``)."""
+
+    def __init__(self, seed: int) -> None:
+        self.host = NumpyGenerator(seed)
+
+    def manual_seed(self, seed: int) -> StrictGenerator:
+        self.host.manual_seed(seed)
+        return self
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return xp_strict.asarray(self.host.uniform(shape, _numpy_dtype(dtype)))
+
+    def normal(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        return xp_strict.asarray(self.host.normal(shape, _numpy_dtype(dtype)))
+
+    def bernoulli_mask(self, shape: tuple[int, ...], keep: float) -> Any:
+        return xp_strict.asarray(self.host.bernoulli_mask(shape, keep))
+
+
+def _numpy_dtype(dtype: Any) -> np.dtype:
+    return np.dtype(str(dtype).rsplit(".", 1)[-1])
+
+
+def _to_host_index(index: Any) -> Any:
+    if isinstance(index, tuple):
+        return tuple(_to_host_index(i) for i in index)
+    return np.asarray(index) if isinstance(index, xp_strict.Array) else index
+
+
+class StrictBackend(Backend):
+    """CPU arrays restricted to the Array API standard (array-api-strict)."""
+
+    name = "strict"
+
+    def __init__(self) -> None:
+        if xp_strict is None:
+            raise BackendUnavailableError(
+                "backend 'strict' needs the array-api-strict package: pip install array-api-strict "
+                "(or the project's 'dev' extra)")
+        self.xp = xp_strict
+        super().__init__()
+
+    def asarray(self, data: Any, dtype: Any = None) -> Any:
+        dtype = None if dtype is None else self.dtype(dtype)
+        if isinstance(data, xp_strict.Array):
+            return data if dtype is None else xp_strict.astype(data, dtype)
+        return xp_strict.asarray(np.asarray(data), dtype=dtype)
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        return np.array(array, copy=True)
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, xp_strict.Array)
+
+    def new_generator(self, seed: int) -> StrictGenerator:
+        return StrictGenerator(seed)
+
+    def scatter_add(self, target: Any, index: Any, values: Any) -> Any:
+        host = np.array(target, copy=True)
+        np.add.at(host, _to_host_index(index), np.asarray(values))
+        return xp_strict.asarray(host)

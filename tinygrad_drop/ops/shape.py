@@ -1,0 +1,73 @@
+"""Shape ops: reshape, transpose (permute) and indexing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..autograd import Op
+
+
+class Reshape(Op):
+    """View with a new shape (one dimension may be -1)."""
+
+    name = "reshape"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"shape": self.shape}
+
+    def forward(self, a: Any) -> Any:
+        self.in_shape = a.shape
+        try:
+            return self.backend.xp.reshape(a, self.shape)
+        except ValueError as exc:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} "
+                             f"({a.size} elements) to {self.shape}") from exc
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (self.backend.xp.reshape(g, self.in_shape),)
+
+
+class Transpose(Op):
+    """Permute the axes (``axes`` is a full permutation)."""
+
+    name = "transpose"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"axes": self.axes}
+
+    def forward(self, a: Any) -> Any:
+        if sorted(self.axes) != list(range(a.ndim)):
+            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the "
+                             f"{a.ndim} dims of a tensor of shape {a.shape}")
+        return self.backend.xp.permute_dims(a, self.axes)
+
+    def backward(self, g: Any) -> tuple[Any]:
+        inverse = [0] * len(self.axes)
+        for i, axis in enumerate(self.axes):
+            inverse[axis] = i
+        return (self.backend.xp.permute_dims(g, tuple(inverse)),)
+
+
+class Index(Op):
+    """``a[index]``: basic indexing (ints, slices, None, Ellipsis) and integer/boolean arrays.
+    Backward scatters the gradient back, adding where an integer index repeats."""
+
+    name = "index"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"index": self.index}
+
+    def forward(self, a: Any) -> Any:
+        self.in_shape = a.shape
+        try:
+            return a[self.index]
+        except IndexError as exc:
+            raise IndexError(f"index: {exc} (tensor of shape {a.shape})") from exc
+
+    def backward(self, g: Any) -> tuple[Any]:
+        backend = self.backend
+        grad = backend.xp.zeros(self.in_shape, dtype=g.dtype)
+        if self.advanced:
+            return (backend.scatter_add(grad, self.index, g),)
+        grad[self.index] = g  # basic indexing selects each element at most once
+        return (grad,)

@@ -1,0 +1,440 @@
+"""Tensor: a backend array, its gradient and the op node that made it; operators and factories."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from . import backends as _backends
+from .autograd import Op, run_backward
+from .ops import (
+    Add,
+    Astype,
+    Div,
+    Exp,
+    Index,
+    Log,
+    LogSoftmax,
+    MatMul,
+    Max,
+    Mean,
+    Mul,
+    Neg,
+    Pow,
+    ReLU,
+    Reshape,
+    Sigmoid,
+    Softmax,
+    Sub,
+    Sum,
+    Tanh,
+    ToBackend,
+    Transpose,
+)
+
+_DEFAULT_FLOAT = "float32"
+
+
+def _shape_arg(shape: tuple[Any, ...], what: str) -> tuple[int, ...]:
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` alike."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    if not all(isinstance(n, numbers.Integral) and n >= 0 for n in shape):
+        raise ValueError(f"{what}: shape must be non-negative integers, got {shape!r}")
+    return tuple(int(n) for n in shape)
+
+
+def _is_float(backend: Any, dtype: Any) -> bool:
+    return backend.xp.isdtype(dtype, "real floating")
+
+
+class Tensor:
+    """An n-dimensional array on a backend that records the ops applied to it for autograd.
+
+    ``Tensor(data, requires_grad=False, dtype=None, backend=None)``: ``data`` is a scalar, nested
+    list, NumPy array, backend array or Tensor (always copied). Python floats become float32 unless
+    ``dtype`` says otherwise; arrays keep their dtype; integers stay integer.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_backend", "__weakref__")
+    __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
+
+    def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None,
+                 backend: str | None = None) -> None:
+        if backend is None and isinstance(data, Tensor):
+            be = data._backend
+        else:
+            be = _backends.get(backend)
+        self.data = _to_native(be, data, dtype)
+        self._backend = be
+        self.grad: Tensor | None = None
+        self.grad_fn: Op | None = None
+        self.name: str | None = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: Any, backend: Any, requires_grad: bool, grad_fn: Op | None) -> Tensor:
+        """Fast internal constructor around an existing native array (no copy, no checks)."""
+        t = object.__new__(cls)
+        t.data, t._backend, t.requires_grad, t.grad_fn = data, backend, requires_grad, grad_fn
+        t.grad = t.name = None
+        return t
+
+    # ------------------------------------------------------------------------ attributes
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape, as a tuple of ints."""
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> Any:
+        """The backend's native dtype (e.g. ``numpy.dtype('float32')``)."""
+        return self.data.dtype
+
+    @property
+    def dtype_name(self) -> str:
+        """The dtype's canonical name, the same on every backend (e.g. ``'float32'``)."""
+        return _backends.dtype_name(self.data.dtype)
+
+    @property
+    def backend(self) -> str:
+        """The backend's name."""
+        return self._backend.name
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (inputs, parameters)."""
+        return self.grad_fn is None
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (floating-point tensors only); returns self."""
+        if requires_grad and not _is_float(self._backend, self.data.dtype):
+            raise TypeError(f"only floating-point tensors can require gradients, got dtype "
+                            f"{self.dtype_name}")
+        self.requires_grad = requires_grad
+        return self
+
+    def numpy(self) -> Any:
+        """A host NumPy copy of the data."""
+        return self._backend.to_numpy(self.data)
+
+    def item(self) -> Any:
+        """The single element as a Python number."""
+        if math.prod(self.data.shape) != 1:
+            raise ValueError(f"item: only a tensor with one element converts to a Python number, "
+                             f"got shape {self.shape}")
+        return self.numpy().item()
+
+    def tolist(self) -> Any:
+        """The data as (nested) Python lists."""
+        return self.numpy().tolist()
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __repr__(self) -> str:
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        body = str(self.numpy()).replace("\n", "\n       ")
+        return f"Tensor({body}, dtype={self.dtype_name}, backend={self.backend!r}{extra})"
+
+    # ------------------------------------------------------------------------ autograd
+    def backward(self, grad: Any = None, *, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``. ``grad`` (same shape as self)
+        is required unless self has one element; the graph is freed unless ``retain_graph``."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad: none of its inputs "
+                               "had requires_grad=True, or it was computed under no_grad()")
+        be = self._backend
+        if grad is None:
+            if math.prod(self.data.shape) != 1:
+                raise RuntimeError(
+                    f"backward: called without grad on a non-scalar tensor of shape {self.shape}; "
+                    "reduce it first (e.g. loss.sum().backward()) or pass grad=, a tensor of "
+                    "the same shape")
+            g = be.xp.ones(self.data.shape, dtype=self.data.dtype)
+        else:
+            g = _to_native(be, grad, self.data.dtype)
+            if g.shape != self.data.shape:
+                raise ValueError(f"backward: grad has shape {tuple(g.shape)} but the tensor has "
+                                 f"shape {self.shape}")
+        run_backward(self, g, retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph (no grad)."""
+        return Tensor._wrap(self.data, self._backend, False, None)
+
+    def to(self, backend: str) -> Tensor:
+        """This tensor on another backend (differentiable); self if already there."""
+        target = _backends.get(backend)
+        if target is self._backend:
+            return self
+        return ToBackend.apply(self, target=target)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """This tensor cast to ``dtype`` (differentiable); self if it already has it."""
+        native = self._backend.dtype(dtype)
+        if native == self.data.dtype:
+            return self
+        return Astype.apply(self, dtype=native)
+
+    # ------------------------------------------------------------------------ operators
+    def _other(self, other: Any) -> Any:
+        """Tensors and Python numbers pass as they are; anything else becomes a Tensor here."""
+        if isinstance(other, (Tensor, numbers.Number)):
+            return other
+        return Tensor(other, backend=self._backend.name)
+
+    def __add__(self, other: Any) -> Tensor:
+        return Add.apply(self, self._other(other))
+
+    def __radd__(self, other: Any) -> Tensor:
+        return Add.apply(self._other(other), self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return Sub.apply(self, self._other(other))
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return Sub.apply(self._other(other), self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return Mul.apply(self, self._other(other))
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return Mul.apply(self._other(other), self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return Div.apply(self, self._other(other))
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return Div.apply(self._other(other), self)
+
+    def __neg__(self) -> Tensor:
+        return Neg.apply(self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        if not isinstance(exponent, numbers.Real):
+            raise TypeError(f"pow: the exponent must be a Python number, got "
+                            f"{type(exponent).__name__}")
+        return Pow.apply(self, exponent=exponent)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return MatMul.apply(self, self._other(other))
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return MatMul.apply(self._other(other), self)
+
+    def _compare(self, other: Any, fn: Callable[[Any, Any], Any]) -> Tensor:
+        other = self._other(other)
+        if isinstance(other, Tensor):
+            if other._backend is not self._backend:
+                raise TypeError(f"comparison: cannot mix backends {self.backend!r} and "
+                                f"{other.backend!r}; move one with .to()")
+            other = other.data
+        return Tensor._wrap(fn(self.data, other), self._backend, False, None)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, operator.lt)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, operator.le)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, operator.gt)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, operator.ge)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, operator.eq)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, operator.ne)
+
+    __hash__ = object.__hash__  # identity, as for PyTorch tensors
+
+    # ------------------------------------------------------------------------ math
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (None: all elements)."""
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (None: all elements)."""
+        return Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; tied maxima share the gradient equally."""
+        return Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def exp(self) -> Tensor:
+        """Elementwise e**x."""
+        return Exp.apply(self)
+
+    def log(self) -> Tensor:
+        """Elementwise natural logarithm."""
+        return Log.apply(self)
+
+    def relu(self) -> Tensor:
+        """Elementwise max(x, 0); gradient 0 at x == 0."""
+        return ReLU.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        """Elementwise 1 / (1 + e**-x), overflow-free."""
+        return Sigmoid.apply(self)
+
+    def tanh(self) -> Tensor:
+        """Elementwise hyperbolic tangent."""
+        return Tanh.apply(self)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
+        return Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """x - logsumexp(x) along ``axis``, computed stably."""
+        return LogSoftmax.apply(self, axis=axis)
+
+    # ------------------------------------------------------------------------ shape
+    def reshape(self, *shape: Any) -> Tensor:
+        """Same data, new shape (``reshape(2, 3)`` or ``reshape((2, 3))``; one -1 allowed)."""
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return Reshape.apply(self, shape=tuple(shape))
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes, NumPy-style: no argument reverses them, otherwise a full
+        permutation (``transpose(1, 0, 2)``). Note: not PyTorch's two-axis swap."""
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        if not axes:
+            axes = tuple(reversed(range(self.ndim)))
+        return Transpose.apply(self, axes=tuple(axes))
+
+    @property
+    def T(self) -> Tensor:
+        """The axes reversed (the matrix transpose for 2-D tensors)."""
+        return self.transpose()
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        """Merge the dims from ``start_dim`` on into one."""
+        shape = self.shape
+        if not -max(len(shape), 1) <= start_dim < max(len(shape), 1):
+            raise ValueError(f"flatten: start_dim {start_dim} is out of range for shape {shape}")
+        start = start_dim % max(len(shape), 1)
+        return self.reshape(shape[:start] + (math.prod(shape[start:]),))
+
+    def __getitem__(self, index: Any) -> Tensor:
+        index, advanced = self._native_index(index)
+        return Index.apply(self, index=index, advanced=advanced)
+
+    def _native_index(self, index: Any) -> tuple[tuple[Any, ...], bool]:
+        """The index with Tensors and lists turned into backend arrays, padded with a trailing
+        Ellipsis (the Array API wants every axis accounted for); and whether it holds an integer
+        array (whose repeats backward must add up)."""
+        be = self._backend
+        parts = list(index) if isinstance(index, tuple) else [index]
+        advanced, used = False, 0
+        for i, part in enumerate(parts):
+            if isinstance(part, Tensor):
+                if part._backend is not be:
+                    raise TypeError(f"index: cannot index a {self.backend!r} tensor with a "
+                                    f"{part.backend!r} tensor")
+                part = part.data
+            elif isinstance(part, list) or (hasattr(part, "dtype")
+                                            and not isinstance(part, numbers.Integral)):
+                part = be.asarray(part)
+            if be.is_array(part):
+                if be.xp.isdtype(part.dtype, "bool"):
+                    used += part.ndim
+                else:
+                    advanced, used = True, used + 1
+            elif part is not None and part is not Ellipsis:
+                used += 1
+            parts[i] = part
+        if used < self.ndim and not any(p is Ellipsis for p in parts):
+            parts.append(Ellipsis)
+        return tuple(parts), advanced
+
+    # ------------------------------------------------------------------------ factories
+    @classmethod
+    def zeros(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
+              backend: str | None = None) -> Tensor:
+        """A tensor of zeros (float32 unless ``dtype``)."""
+        return cls._filled("zeros", shape, requires_grad, dtype, backend)
+
+    @classmethod
+    def ones(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
+             backend: str | None = None) -> Tensor:
+        """A tensor of ones (float32 unless ``dtype``)."""
+        return cls._filled("ones", shape, requires_grad, dtype, backend)
+
+    @classmethod
+    def rand(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
+             backend: str | None = None) -> Tensor:
+        """Samples from U[0, 1) drawn from the backend's generator (float32 unless ``dtype``)."""
+        return cls._random("uniform", shape, requires_grad, dtype, backend)
+
+    @classmethod
+    def randn(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
+              backend: str | None = None) -> Tensor:
+        """Samples from N(0, 1) drawn from the backend's generator (float32 unless ``dtype``)."""
+        return cls._random("normal", shape, requires_grad, dtype, backend)
+
+    @classmethod
+    def arange(cls, n: int, *, requires_grad: bool = False, dtype: Any = None,
+               backend: str | None = None) -> Tensor:
+        """0, 1, ..., n - 1 (int64 unless ``dtype``)."""
+        be = _backends.get(backend)
+        data = be.xp.arange(n, dtype=be.dtype(dtype or "int64"))
+        return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
+
+    @classmethod
+    def _filled(cls, kind: str, shape: tuple[Any, ...], requires_grad: bool, dtype: Any,
+                backend: str | None) -> Tensor:
+        be = _backends.get(backend)
+        native = be.dtype(dtype or _DEFAULT_FLOAT)
+        data = getattr(be.xp, kind)(_shape_arg(shape, kind), dtype=native)
+        return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
+
+    @classmethod
+    def _random(cls, kind: str, shape: tuple[Any, ...], requires_grad: bool, dtype: Any,
+                backend: str | None) -> Tensor:
+        be = _backends.get(backend)
+        native = be.dtype(dtype or _DEFAULT_FLOAT)
+        if not _is_float(be, native):
+            raise TypeError(f"{kind}: needs a floating-point dtype, "
+                            f"got {_backends.dtype_name(native)}")
+        data = getattr(be.generator, kind)(_shape_arg(shape, kind), native)
+        return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
+
+
+def _to_native(be: Any, data: Any, dtype: Any) -> Any:
+    """A fresh native array of backend ``be`` from ``data`` (see ``Tensor``'s docstring)."""
+    if isinstance(data, Tensor):
+        data = data.data if data._backend is be else data._backend.to_numpy(data.data)
+    from_python = not hasattr(data, "dtype")  # Python scalars and (nested) lists
+    try:
+        array = be.asarray(data, dtype)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"Tensor: cannot make a {be.name!r} array from "
+                        f"{type(data).__name__} data: {exc}") from exc
+    if from_python:
+        if dtype is None and _is_float(be, array.dtype):
+            array = be.xp.astype(array, be.dtype(_DEFAULT_FLOAT))
+    elif _backends.dtype_name(array.dtype) == _backends.dtype_name(data.dtype):
+        array = be.xp.asarray(array, copy=True)  # never alias the caller's array
+    return array
