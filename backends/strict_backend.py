@@ -18,6 +18,9 @@ try:
     import array_api_strict as xp_strict
 except ImportError:  # pragma: no cover - depends on the environment
     xp_strict = None
+    StrictArray: type = type(None)
+else:
+    StrictArray = type(xp_strict.asarray(0))  # the class itself is private in array-api-strict
 
 
 class StrictGenerator(Generator):
@@ -47,7 +50,7 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
 def _to_host_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_to_host_index(i) for i in index)
-    return np.asarray(index) if isinstance(index, xp_strict.Array) else index
+    return np.asarray(index) if isinstance(index, StrictArray) else index
 
 
 class StrictBackend(Backend):
@@ -65,7 +68,7 @@ class StrictBackend(Backend):
 
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         dtype = None if dtype is None else self.dtype(dtype)
-        if isinstance(data, xp_strict.Array):
+        if isinstance(data, StrictArray):
             return data if dtype is None else xp_strict.astype(data, dtype)
         return xp_strict.asarray(np.asarray(data), dtype=dtype)
 
@@ -73,7 +76,7 @@ class StrictBackend(Backend):
         return np.array(array, copy=True)
 
     def is_array(self, obj: Any) -> bool:
-        return isinstance(obj, xp_strict.Array)
+        return isinstance(obj, StrictArray)
 
     def new_generator(self, seed: int) -> StrictGenerator:
         return StrictGenerator(seed)

@@ -78,7 +78,8 @@ class Op:
 
     def __repr__(self) -> str:
         attrs = ", ".join(f"{k}={v!r}" for k, v in self.attributes().items())
-        return f"<{self.name}{'(' + attrs + ')' if attrs else ''} -> {self.out_shape}>"
+        shape = getattr(self, "out_shape", "?")
+        return f"<{self.name}{'(' + attrs + ')' if attrs else ''} -> {shape}>"
 
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:

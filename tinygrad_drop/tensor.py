@@ -339,7 +339,8 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> Tensor:
         index, advanced = self._native_index(index)
-        return Index.apply(self, index=index, advanced=advanced)
+        return Index.apply(self, index=index, advanced=advanced,
+                           take_axis=_take_axis(index) if advanced else None)
 
     def _native_index(self, index: Any) -> tuple[tuple[Any, ...], bool]:
         """The index with Tensors and lists turned into backend arrays, padded with a trailing
@@ -420,6 +421,22 @@ class Tensor:
                             f"got {_backends.dtype_name(native)}")
         data = getattr(be.generator, kind)(_shape_arg(shape, kind), native)
         return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
+
+
+def _take_axis(index: tuple[Any, ...]) -> int | None:
+    """The axis when ``index`` is one 1-D integer array among whole slices and a trailing
+    Ellipsis (``a[idx]``, ``a[:, idx]``), else None."""
+    arrays = [i for i, part in enumerate(index) if hasattr(part, "dtype")]
+    if len(arrays) != 1 or index[arrays[0]].ndim != 1:
+        return None
+    axis = arrays[0]
+    whole = slice(None)
+    rest = index[:axis] + index[axis + 1:]
+    if any(part is Ellipsis for part in index[:axis]):
+        return None
+    if all(part == whole or part is Ellipsis for part in rest):
+        return axis
+    return None
 
 
 def _to_native(be: Any, data: Any, dtype: Any) -> Any:

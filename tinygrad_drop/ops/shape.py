@@ -50,7 +50,9 @@ class Transpose(Op):
 
 class Index(Op):
     """``a[index]``: basic indexing (ints, slices, None, Ellipsis) and integer/boolean arrays.
-    Backward scatters the gradient back, adding where an integer index repeats."""
+    One 1-D integer array with every other axis whole (``a[idx]``, ``a[:, idx]``) is a
+    ``take`` along ``take_axis``, the form the Array API standard has. Backward scatters the
+    gradient back, adding where an integer index repeats."""
 
     name = "index"
 
@@ -60,6 +62,8 @@ class Index(Op):
     def forward(self, a: Any) -> Any:
         self.in_shape = a.shape
         try:
+            if self.take_axis is not None:
+                return self.backend.xp.take(a, self.index[self.take_axis], axis=self.take_axis)
             return a[self.index]
         except IndexError as exc:
             raise IndexError(f"index: {exc} (tensor of shape {a.shape})") from exc
@@ -69,5 +73,8 @@ class Index(Op):
         grad = backend.xp.zeros(self.in_shape, dtype=g.dtype)
         if self.advanced:
             return (backend.scatter_add(grad, self.index, g),)
-        grad[self.index] = g  # basic indexing selects each element at most once
+        # Basic indexing selects each element at most once; the Array API forbids None (new
+        # axes) in __setitem__, so drop them from the index and their size-1 axes from g.
+        index = tuple(i for i in self.index if i is not None)
+        grad[index] = backend.xp.reshape(g, grad[index].shape)
         return (grad,)

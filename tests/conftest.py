@@ -1,0 +1,40 @@
+"""Shared fixtures: every backend-dependent test runs once per backend.
+
+``numpy`` and ``strict`` must always run (a missing array-api-strict is an error, not a skip);
+``cupy`` skips with the reason when it cannot run here.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_drop as td
+
+BACKENDS = ["numpy", "strict", "cupy"]
+ALWAYS = {"numpy", "strict"}
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Name of a backend usable here (the test is skipped for CuPy without a GPU)."""
+    name = request.param
+    if name not in ALWAYS and name not in td.backends.available():
+        pytest.skip(td.backends.unavailable()[name])
+    td.manual_seed(0)
+    return name
+
+
+@pytest.fixture
+def rng():
+    """A host random generator for test data (fixed seed)."""
+    return np.random.default_rng(1234)
+
+
+def tensor(data, backend, **kw):
+    """A float64 Tensor on ``backend`` (tests compare in float64 unless they say otherwise)."""
+    kw.setdefault("dtype", "float64")
+    return td.Tensor(np.asarray(data), backend=backend, **kw)
+
+
+def host(t):
+    """A Tensor's (or its grad's) values as a host NumPy array."""
+    return t.numpy()
