@@ -1,0 +1,166 @@
+"""The engine: accumulation, no_grad, detach, retain_graph, freeing, deep graphs."""
+
+import numpy as np
+import pytest
+from conftest import host, tensor
+
+import tinygrad_drop as td
+from tinygrad_drop import Tensor
+
+
+def test_reused_node_accumulates_gradient(backend):
+    x = tensor([1.0, -2.0, 3.0], backend, requires_grad=True)
+    y = x * x + x  # dy/dx = 2x + 1, x used three times
+    y.sum().backward()
+    assert host(x.grad).tolist() == [3.0, -3.0, 7.0]
+
+
+def test_diamond_graph_sums_both_paths(backend):
+    x = tensor([2.0], backend, requires_grad=True)
+    h = x * 3
+    y = h * h + h.exp()  # dy/dx = 2*h*3 + 3*exp(h) at h = 6
+    y.sum().backward()
+    np.testing.assert_allclose(host(x.grad), [36.0 + 3 * np.exp(6.0)], rtol=1e-14)
+
+
+def test_gradients_accumulate_across_backward_calls(backend):
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    assert host(x.grad).tolist() == [5.0, 7.0]
+
+
+def test_backward_with_explicit_grad_is_a_vector_jacobian_product(backend):
+    x = tensor([1.0, 2.0, 3.0], backend, requires_grad=True)
+    (x * x).backward(tensor([1.0, 0.5, -1.0], backend))
+    assert host(x.grad).tolist() == [2.0, 2.0, -6.0]
+
+
+def test_backward_on_a_one_element_tensor_needs_no_grad(backend):
+    x = tensor([[3.0]], backend, requires_grad=True)
+    (x * x).backward()
+    assert host(x.grad).tolist() == [[6.0]]
+
+
+def test_relu_gradient_at_exactly_zero_is_zero(backend):
+    x = tensor([-1.0, 0.0, 1e-300, 2.0], backend, requires_grad=True)
+    x.relu().sum().backward()
+    assert host(x.grad).tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_no_grad_context_records_nothing(backend):
+    x = tensor([1.0], backend, requires_grad=True)
+    with td.no_grad():
+        assert not td.is_grad_enabled()
+        y = x * 2
+    assert td.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None and y.is_leaf
+
+
+def test_no_grad_decorator_and_restore_after_exception(backend):
+    x = tensor([1.0], backend, requires_grad=True)
+
+    @td.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad
+    with pytest.raises(ZeroDivisionError), td.no_grad():
+        raise ZeroDivisionError
+    assert td.is_grad_enabled() and (x * 2).requires_grad
+
+
+def test_no_grad_nests(backend):
+    with td.no_grad():
+        with td.no_grad():
+            pass
+        assert not td.is_grad_enabled()
+    assert td.is_grad_enabled()
+
+
+def test_detach_cuts_the_graph_and_shares_data(backend):
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    d = (x * 2).detach()
+    assert not d.requires_grad and d.is_leaf
+    y = (x * d).sum()  # d is a constant: dy/dx = d
+    y.backward()
+    assert host(x.grad).tolist() == [2.0, 4.0]
+
+
+def test_retain_graph_allows_a_second_backward(backend):
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    assert host(x.grad).tolist() == [4.0, 8.0]
+
+
+def test_second_backward_through_freed_graph_names_retain_graph(backend):
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_graph_is_freed_after_backward(backend):
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    h = x * x
+    y = h.sum()
+    y.backward()
+    assert h.grad_fn.freed and h.grad_fn.saved is None
+
+
+def test_graph_nodes_do_not_keep_intermediate_tensors_alive(backend):
+    import weakref
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    h = x.exp()
+    y = (h + 1).sum()
+    ref = weakref.ref(h)
+    del h
+    assert ref() is None  # the graph holds ops, never intermediate Tensors
+    y.backward()
+    np.testing.assert_allclose(host(x.grad), np.exp([1.0, 2.0]), rtol=1e-15)
+
+
+def test_deep_chain_of_100000_ops_backpropagates(backend):
+    x = tensor([0.0], backend, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y + 1.0
+    y.backward()
+    assert host(y).tolist() == [100_000.0] and host(x.grad).tolist() == [1.0]
+
+
+def test_leaves_never_share_a_gradient_array(backend):
+    a = tensor([1.0, 2.0], backend, requires_grad=True)
+    b = tensor([3.0, 4.0], backend, requires_grad=True)
+    (a + b).sum().backward()
+    assert a.grad.data is not b.grad.data
+    g = tensor([5.0, 6.0], backend)
+    c = tensor([0.0, 0.0], backend, requires_grad=True)
+    c.backward(g)
+    assert c.grad.data is not g.data
+
+
+def test_gradient_has_the_leaf_dtype_and_shape(backend):
+    w = Tensor([1.0, 2.0], backend=backend, requires_grad=True)  # float32
+    x = tensor([[1.0, 2.0], [3.0, 4.0]], backend)  # float64: the product is float64
+    y = (x * w).sum()
+    assert y.dtype_name == "float64"
+    y.backward()
+    assert w.grad.dtype_name == "float32" and w.grad.shape == (2,)
+    assert host(w.grad).tolist() == [4.0, 6.0]
+
+
+def test_requires_grad_propagates_only_from_inputs_that_need_it(backend):
+    a = tensor([1.0], backend, requires_grad=True)
+    b = tensor([2.0], backend)
+    assert (a * b).requires_grad and not (b * b).requires_grad
+    (a * b).sum().backward()
+    assert b.grad is None and host(a.grad).tolist() == [2.0]
+
+
+def test_only_floating_point_tensors_can_require_grad(backend):
+    with pytest.raises(TypeError, match="floating-point.*int64"):
+        Tensor([1, 2], backend=backend, requires_grad=True)
