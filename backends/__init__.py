@@ -7,6 +7,7 @@ adds one; third-party packages can also advertise a factory in the entry-point g
 
 from .base import (
     DEFAULT_BACKEND,
+    DTYPE_NAMES,
     ENTRY_POINT_GROUP,
     ENV_VAR,
     Backend,
@@ -44,4 +45,4 @@ register("cupy", _cupy)
 
 __all__ = ["Backend", "BackendUnavailableError", "Generator", "available", "default_name",
            "dtype_name", "get", "known", "manual_seed", "register", "unavailable",
-           "DEFAULT_BACKEND", "ENTRY_POINT_GROUP", "ENV_VAR"]
+           "DEFAULT_BACKEND", "DTYPE_NAMES", "ENTRY_POINT_GROUP", "ENV_VAR"]

@@ -449,6 +449,10 @@ def _to_native(be: Any, data: Any, dtype: Any) -> Any:
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"Tensor: cannot make a {be.name!r} array from "
                         f"{type(data).__name__} data: {exc}") from exc
+    if _backends.dtype_name(array.dtype) not in _backends.DTYPE_NAMES:
+        raise TypeError(f"Tensor: unsupported dtype {_backends.dtype_name(array.dtype)!r} from "
+                        f"{type(data).__name__} data (supported: "
+                        f"{', '.join(_backends.DTYPE_NAMES)})")
     if from_python:
         if dtype is None and _is_float(be, array.dtype):
             array = be.xp.astype(array, be.dtype(_DEFAULT_FLOAT))
