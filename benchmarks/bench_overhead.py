@@ -1,0 +1,69 @@
+"""Framework overhead per op: ``(a*b + c).relu().sum()`` and its backward on 4x4 tensors.
+
+At this size the arithmetic is negligible, so the time is the cost of recording and walking the
+graph. Prints microseconds per iteration (median and min-max over repeats) for tinygrad_drop and,
+when installed, PyTorch CPU measured in the same run, and their ratio.
+
+    python benchmarks/bench_overhead.py [--repeats 7] [--number 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import timeit
+
+import numpy as np
+
+import tinygrad_drop as td
+
+
+def ours(backend: str):
+    rng = np.random.default_rng(0)
+    a, b, c = (td.Tensor(rng.standard_normal((4, 4)), dtype="float32", backend=backend,
+                         requires_grad=True) for _ in range(3))
+
+    def step():
+        (a * b + c).relu().sum().backward()
+    return step
+
+
+def pytorch():
+    import torch
+
+    torch.set_num_threads(1)
+    a, b, c = (torch.randn(4, 4, requires_grad=True) for _ in range(3))
+
+    def step():
+        (a * b + c).relu().sum().backward()
+    return step
+
+
+def measure(step, repeats: int, number: int) -> list[float]:
+    """Microseconds per call, one figure per repeat."""
+    step()
+    return [t / number * 1e6 for t in timeit.repeat(step, repeat=repeats, number=number)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--number", type=int, default=2000)
+    parser.add_argument("--backend", default="numpy")
+    args = parser.parse_args()
+    rows = [(f"tinygrad_drop ({args.backend})", measure(ours(args.backend), args.repeats,
+                                                         args.number))]
+    try:
+        rows.append(("pytorch cpu", measure(pytorch(), args.repeats, args.number)))
+    except ImportError:
+        print("(PyTorch not installed: no comparison)")
+    print(f"{'(a*b + c).relu().sum() + backward, 4x4':42s} {'median us':>10s} {'min-max':>14s}")
+    for name, times in rows:
+        print(f"{name:42s} {statistics.median(times):10.1f} {min(times):6.1f}-{max(times):<7.1f}")
+    if len(rows) == 2:
+        ratio = statistics.median(rows[0][1]) / statistics.median(rows[1][1])
+        print(f"ratio tinygrad_drop / pytorch: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
