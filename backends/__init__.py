@@ -17,6 +17,7 @@ from .base import (
     default_name,
     dtype_name,
     get,
+    is_available,
     known,
     manual_seed,
     register,
@@ -44,5 +45,5 @@ register("strict", _strict)
 register("cupy", _cupy)
 
 __all__ = ["Backend", "BackendUnavailableError", "Generator", "available", "default_name",
-           "dtype_name", "get", "known", "manual_seed", "register", "unavailable",
+           "dtype_name", "get", "is_available", "known", "manual_seed", "register", "unavailable",
            "DEFAULT_BACKEND", "DTYPE_NAMES", "ENTRY_POINT_GROUP", "ENV_VAR"]

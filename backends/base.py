@@ -195,12 +195,17 @@ def unavailable() -> dict[str, str]:
     return {name: _failures[name] for name in known() if not _usable(name)}
 
 
-def _usable(name: str) -> bool:
+def is_available(name: str) -> tuple[bool, str | None]:
+    """Whether backend ``name`` can run here, and if not, why (unknown names raise)."""
     try:
         get(name)
-    except BackendUnavailableError:
-        return False
-    return True
+    except BackendUnavailableError as exc:
+        return False, str(exc)
+    return True, None
+
+
+def _usable(name: str) -> bool:
+    return is_available(name)[0]
 
 
 def manual_seed(seed: int) -> None:

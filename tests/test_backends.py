@@ -66,6 +66,9 @@ def test_cupy_without_a_gpu_says_why():
     with pytest.raises(td.backends.BackendUnavailableError, match="CuPy|CUDA|GPU"):
         td.backends.get("cupy")
     assert "cupy" in td.backends.unavailable()
+    ok, reason = td.backends.is_available("cupy")
+    assert not ok and reason == td.backends.unavailable()["cupy"]
+    assert td.backends.is_available("numpy") == (True, None)
 
 
 def test_register_a_third_party_backend(isolated_registry):

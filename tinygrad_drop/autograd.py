@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from .tensor import Tensor
+else:
+    Tensor = None  # bound by tensor.py, which imports this module (a cycle otherwise)
 
 
 class _GradMode(threading.local):
@@ -84,10 +86,9 @@ class Op:
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:
         """Run the op on Tensors (and Python scalars), recording it when a gradient is needed."""
-        from .tensor import Tensor
-
         op = cls.__new__(cls)
-        op.__dict__.update(attrs)
+        if attrs:
+            op.__dict__.update(attrs)
         backend = None
         arrays = []
         record = False
@@ -102,40 +103,38 @@ class Op:
                 record = record or x.requires_grad
             else:
                 arrays.append(x)
-        record = record and _grad_mode.enabled
-        # forward may consult needs_input_grad to save less, and may change op.backend (.to()).
         op.backend = backend
-        op.parents = tuple(_parent_of(x) for x in inputs) if record else ()
+        if record and _grad_mode.enabled:
+            # Edges point at the producing op or the leaf itself, never at intermediate
+            # tensors; forward may consult needs_input_grad to save less.
+            parents, meta = [], []
+            for x in inputs:
+                if isinstance(x, Tensor):
+                    parents.append((x.grad_fn or x) if x.requires_grad else None)
+                    meta.append((x.data.shape, x.data.dtype, x._backend.xp))
+                else:
+                    parents.append(None)
+                    meta.append(None)
+            op.parents, op.input_meta = tuple(parents), tuple(meta)
+        else:
+            record, op.parents = False, ()
         try:
-            out = op.forward(*arrays)
+            out = op.forward(*arrays)  # may change op.backend (.to())
         except (ValueError, TypeError, IndexError) as exc:
             if str(exc).startswith(f"{cls.name}:"):
                 raise
             raise type(exc)(f"{cls.name}: {exc}; inputs: {describe_inputs(inputs)}") from exc
         if not record:
             return Tensor._wrap(out, op.backend, False, None)
-        op.input_meta = tuple((x.data.shape, x.data.dtype, x._backend.xp)
-                              if isinstance(x, Tensor) else None for x in inputs)
         op.out_shape, op.out_dtype, op.freed = out.shape, out.dtype, False
         return Tensor._wrap(out, op.backend, True, op)
 
 
 def describe_inputs(inputs: Sequence[Any]) -> str:
     """One line naming each input's shape, dtype and backend (or its Python value)."""
-    from .tensor import Tensor
-
     return ", ".join(
         f"Tensor(shape={x.shape}, dtype={x.dtype_name}, backend={x.backend})"
         if isinstance(x, Tensor) else repr(x) for x in inputs)
-
-
-def _parent_of(x: Any) -> Any:
-    """What a graph edge points to: the producing op, the leaf tensor itself, or None."""
-    from .tensor import Tensor
-
-    if not isinstance(x, Tensor) or not x.requires_grad:
-        return None
-    return x.grad_fn if x.grad_fn is not None else x
 
 
 def unbroadcast(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
@@ -202,8 +201,6 @@ def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
 
 
 def _accumulate_leaf(leaf: Tensor, grad: Any, delivered: set[int]) -> None:
-    from .tensor import Tensor
-
     if leaf.grad is None:
         # Pass-through ops (add, reshape) hand the same array on; two leaves must not share it.
         if id(grad) in delivered:

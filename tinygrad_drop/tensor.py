@@ -8,6 +8,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from . import autograd
 from . import backends as _backends
 from .autograd import Op, run_backward
 from .ops import (
@@ -49,6 +50,53 @@ def _shape_arg(shape: tuple[Any, ...], what: str) -> tuple[int, ...]:
 
 def _is_float(backend: Any, dtype: Any) -> bool:
     return backend.xp.isdtype(dtype, "real floating")
+
+
+def _binary(op: type[Op], doc: str, reflected: bool = False) -> Callable[..., Tensor]:
+    """An operator method applying ``op`` to (self, other), or (other, self) if reflected."""
+    def method(self: Tensor, other: Any) -> Tensor:
+        other = self._other(other)
+        return op.apply(other, self) if reflected else op.apply(self, other)
+    method.__doc__ = doc
+    return method
+
+
+def _unary(op: type[Op], doc: str) -> Callable[[Tensor], Tensor]:
+    def method(self: Tensor) -> Tensor:
+        return op.apply(self)
+    method.__doc__ = doc
+    return method
+
+
+def _reduction(op: type[Op], doc: str) -> Callable[..., Tensor]:
+    def method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return op.apply(self, axis=axis, keepdims=keepdims)
+    method.__doc__ = doc
+    return method
+
+
+def _comparison(fn: Callable[[Any, Any], Any]) -> Callable[[Tensor, Any], Tensor]:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return self._compare(other, fn)
+    method.__doc__ = f"Elementwise {fn.__name__} as a bool tensor (no gradient)."
+    return method
+
+
+def _factory(make: Callable[[Any, tuple[int, ...], Any], Any], doc: str,
+             random: bool = False) -> classmethod:
+    """A factory classmethod ``f(*shape, requires_grad=False, dtype=None, backend=None)``."""
+    def factory(cls: type[Tensor], *shape: Any, requires_grad: bool = False, dtype: Any = None,
+                backend: str | None = None) -> Tensor:
+        be = _backends.get(backend)
+        native = be.dtype(dtype or _DEFAULT_FLOAT)
+        if random and not _is_float(be, native):
+            raise TypeError(f"{factory.__name__}: needs a floating-point dtype, "
+                            f"got {_backends.dtype_name(native)}")
+        data = make(be, _shape_arg(shape, factory.__name__), native)
+        return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
+    factory.__doc__ = doc
+    factory.__name__ = doc.split("(")[0].split(".")[-1]
+    return classmethod(factory)
 
 
 class Tensor:
@@ -199,44 +247,20 @@ class Tensor:
             return other
         return Tensor(other, backend=self._backend.name)
 
-    def __add__(self, other: Any) -> Tensor:
-        return Add.apply(self, self._other(other))
-
-    def __radd__(self, other: Any) -> Tensor:
-        return Add.apply(self._other(other), self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return Sub.apply(self, self._other(other))
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return Sub.apply(self._other(other), self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return Mul.apply(self, self._other(other))
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return Mul.apply(self._other(other), self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return Div.apply(self, self._other(other))
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return Div.apply(self._other(other), self)
-
-    def __neg__(self) -> Tensor:
-        return Neg.apply(self)
+    __add__, __radd__ = _binary(Add, "self + other"), _binary(Add, "other + self", True)
+    __sub__, __rsub__ = _binary(Sub, "self - other"), _binary(Sub, "other - self", True)
+    __mul__, __rmul__ = _binary(Mul, "self * other"), _binary(Mul, "other * self", True)
+    __truediv__ = _binary(Div, "self / other")
+    __rtruediv__ = _binary(Div, "other / self", True)
+    __matmul__ = _binary(MatMul, "self @ other (NumPy's matmul rules)")
+    __rmatmul__ = _binary(MatMul, "other @ self", True)
+    __neg__ = _unary(Neg, "-self")
 
     def __pow__(self, exponent: Any) -> Tensor:
         if not isinstance(exponent, numbers.Real):
             raise TypeError(f"pow: the exponent must be a Python number, got "
                             f"{type(exponent).__name__}")
         return Pow.apply(self, exponent=exponent)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return MatMul.apply(self, self._other(other))
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return MatMul.apply(self._other(other), self)
 
     def _compare(self, other: Any, fn: Callable[[Any, Any], Any]) -> Tensor:
         other = self._other(other)
@@ -247,58 +271,20 @@ class Tensor:
             other = other.data
         return Tensor._wrap(fn(self.data, other), self._backend, False, None)
 
-    def __lt__(self, other: Any) -> Tensor:
-        return self._compare(other, operator.lt)
-
-    def __le__(self, other: Any) -> Tensor:
-        return self._compare(other, operator.le)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return self._compare(other, operator.gt)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return self._compare(other, operator.ge)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._compare(other, operator.eq)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return self._compare(other, operator.ne)
-
+    __lt__, __le__ = _comparison(operator.lt), _comparison(operator.le)
+    __gt__, __ge__ = _comparison(operator.gt), _comparison(operator.ge)
+    __eq__, __ne__ = _comparison(operator.eq), _comparison(operator.ne)  # type: ignore
     __hash__ = object.__hash__  # identity, as for PyTorch tensors
 
     # ------------------------------------------------------------------------ math
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (None: all elements)."""
-        return Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (None: all elements)."""
-        return Mean.apply(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; tied maxima share the gradient equally."""
-        return Max.apply(self, axis=axis, keepdims=keepdims)
-
-    def exp(self) -> Tensor:
-        """Elementwise e**x."""
-        return Exp.apply(self)
-
-    def log(self) -> Tensor:
-        """Elementwise natural logarithm."""
-        return Log.apply(self)
-
-    def relu(self) -> Tensor:
-        """Elementwise max(x, 0); gradient 0 at x == 0."""
-        return ReLU.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        """Elementwise 1 / (1 + e**-x), overflow-free."""
-        return Sigmoid.apply(self)
-
-    def tanh(self) -> Tensor:
-        """Elementwise hyperbolic tangent."""
-        return Tanh.apply(self)
+    sum = _reduction(Sum, "Sum over ``axis`` (None: all elements).")
+    mean = _reduction(Mean, "Mean over ``axis`` (None: all elements).")
+    max = _reduction(Max, "Maximum over ``axis``; tied maxima share the gradient equally.")
+    exp = _unary(Exp, "Elementwise e**x.")
+    log = _unary(Log, "Elementwise natural logarithm.")
+    relu = _unary(ReLU, "Elementwise max(x, 0); the gradient at x == 0 is 0.")
+    sigmoid = _unary(Sigmoid, "Elementwise 1 / (1 + e**-x), overflow-free.")
+    tanh = _unary(Tanh, "Elementwise hyperbolic tangent.")
 
     def softmax(self, axis: int = -1) -> Tensor:
         """exp(x) / sum(exp(x)) along ``axis``, computed stably."""
@@ -371,29 +357,16 @@ class Tensor:
         return tuple(parts), advanced
 
     # ------------------------------------------------------------------------ factories
-    @classmethod
-    def zeros(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
-              backend: str | None = None) -> Tensor:
-        """A tensor of zeros (float32 unless ``dtype``)."""
-        return cls._filled("zeros", shape, requires_grad, dtype, backend)
-
-    @classmethod
-    def ones(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
-             backend: str | None = None) -> Tensor:
-        """A tensor of ones (float32 unless ``dtype``)."""
-        return cls._filled("ones", shape, requires_grad, dtype, backend)
-
-    @classmethod
-    def rand(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
-             backend: str | None = None) -> Tensor:
-        """Samples from U[0, 1) drawn from the backend's generator (float32 unless ``dtype``)."""
-        return cls._random("uniform", shape, requires_grad, dtype, backend)
-
-    @classmethod
-    def randn(cls, *shape: Any, requires_grad: bool = False, dtype: Any = None,
-              backend: str | None = None) -> Tensor:
-        """Samples from N(0, 1) drawn from the backend's generator (float32 unless ``dtype``)."""
-        return cls._random("normal", shape, requires_grad, dtype, backend)
+    zeros = _factory(lambda be, shape, dt: be.xp.zeros(shape, dtype=dt),
+                     "Tensor.zeros(*shape): zeros (float32 unless ``dtype``).")
+    ones = _factory(lambda be, shape, dt: be.xp.ones(shape, dtype=dt),
+                    "Tensor.ones(*shape): ones (float32 unless ``dtype``).")
+    rand = _factory(lambda be, shape, dt: be.generator.uniform(shape, dt),
+                    "Tensor.rand(*shape): U[0, 1) samples from the backend's generator "
+                    "(float32 unless ``dtype``).", random=True)
+    randn = _factory(lambda be, shape, dt: be.generator.normal(shape, dt),
+                     "Tensor.randn(*shape): N(0, 1) samples from the backend's generator "
+                     "(float32 unless ``dtype``).", random=True)
 
     @classmethod
     def arange(cls, n: int, *, requires_grad: bool = False, dtype: Any = None,
@@ -401,25 +374,6 @@ class Tensor:
         """0, 1, ..., n - 1 (int64 unless ``dtype``)."""
         be = _backends.get(backend)
         data = be.xp.arange(n, dtype=be.dtype(dtype or "int64"))
-        return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
-
-    @classmethod
-    def _filled(cls, kind: str, shape: tuple[Any, ...], requires_grad: bool, dtype: Any,
-                backend: str | None) -> Tensor:
-        be = _backends.get(backend)
-        native = be.dtype(dtype or _DEFAULT_FLOAT)
-        data = getattr(be.xp, kind)(_shape_arg(shape, kind), dtype=native)
-        return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
-
-    @classmethod
-    def _random(cls, kind: str, shape: tuple[Any, ...], requires_grad: bool, dtype: Any,
-                backend: str | None) -> Tensor:
-        be = _backends.get(backend)
-        native = be.dtype(dtype or _DEFAULT_FLOAT)
-        if not _is_float(be, native):
-            raise TypeError(f"{kind}: needs a floating-point dtype, "
-                            f"got {_backends.dtype_name(native)}")
-        data = getattr(be.generator, kind)(_shape_arg(shape, kind), native)
         return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
 
 
@@ -459,3 +413,6 @@ def _to_native(be: Any, data: Any, dtype: Any) -> Any:
     elif _backends.dtype_name(array.dtype) == _backends.dtype_name(data.dtype):
         array = be.xp.asarray(array, copy=True)  # never alias the caller's array
     return array
+
+
+autograd.Tensor = Tensor
