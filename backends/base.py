@@ -86,6 +86,11 @@ class Backend:
         """``target[index] += values`` in place, adding repeatedly where ``index`` repeats."""
         raise NotImplementedError
 
+    def owned(self, array: Any) -> Any:
+        """``array`` if it is a writable, contiguous array of its own, else such a copy (leaf
+        gradients must not be broadcast views). Backends that can tell override this."""
+        return self.xp.asarray(array, copy=True)
+
     def synchronize(self) -> None:
         """Wait for queued device work to finish (a no-op on the CPU)."""
 

@@ -74,6 +74,10 @@ class CupyBackend(Backend):
     def is_array(self, obj: Any) -> bool:
         return isinstance(obj, cupy.ndarray)
 
+    def owned(self, array: Any) -> Any:
+        flags = array.flags
+        return array if flags.writeable and flags.c_contiguous else cupy.array(array, copy=True)
+
     def new_generator(self, seed: int) -> CupyGenerator:
         return CupyGenerator(seed)
 

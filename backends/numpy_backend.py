@@ -62,6 +62,10 @@ class NumpyBackend(Backend):
     def is_array(self, obj: Any) -> bool:
         return isinstance(obj, np.ndarray)
 
+    def owned(self, array: Any) -> Any:
+        flags = array.flags
+        return array if flags.writeable and flags.c_contiguous else np.array(array, copy=True)
+
     def new_generator(self, seed: int) -> NumpyGenerator:
         return NumpyGenerator(seed)
 

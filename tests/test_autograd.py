@@ -143,6 +143,13 @@ def test_leaves_never_share_a_gradient_array(backend):
     assert c.grad.data is not g.data
 
 
+def test_leaf_gradients_are_writable_arrays_not_broadcast_views(backend):
+    x = tensor([[1.0, 2.0], [3.0, 4.0]], backend, requires_grad=True)
+    x.sum().backward()  # sum's backward broadcasts one number over x's shape
+    x.grad.data[0, 0] = 5.0
+    assert host(x.grad).tolist() == [[5.0, 1.0], [1.0, 1.0]]
+
+
 def test_gradient_has_the_leaf_dtype_and_shape(backend):
     w = Tensor([1.0, 2.0], backend=backend, requires_grad=True)  # float32
     x = tensor([[1.0, 2.0], [3.0, 4.0]], backend)  # float64: the product is float64

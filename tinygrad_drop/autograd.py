@@ -203,8 +203,8 @@ def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
 def _accumulate_leaf(leaf: Tensor, grad: Any, delivered: set[int]) -> None:
     if leaf.grad is None:
         # Pass-through ops (add, reshape) hand the same array on; two leaves must not share it.
-        if id(grad) in delivered:
-            grad = leaf._backend.xp.asarray(grad, copy=True)
+        backend = leaf._backend
+        grad = backend.xp.asarray(grad, copy=True) if id(grad) in delivered else backend.owned(grad)
         delivered.add(id(grad))
         leaf.grad = Tensor._wrap(grad, leaf._backend, False, None)
     else:
