@@ -38,3 +38,14 @@ def tensor(data, backend, **kw):
 def host(t):
     """A Tensor's (or its grad's) values as a host NumPy array."""
     return t.numpy()
+
+
+@pytest.fixture(autouse=True)
+def grad_mode_is_left_on():
+    """Fail a test that leaves no_grad switched on, and switch it back so others are not hit."""
+    yield
+    from tinygrad_drop import autograd
+
+    leaked = not td.is_grad_enabled()
+    autograd._grad_mode.enabled = True
+    assert not leaked, "the test left gradient recording switched off (no_grad leaked)"

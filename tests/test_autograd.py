@@ -70,6 +70,14 @@ def test_no_grad_decorator_and_restore_after_exception(backend):
     assert td.is_grad_enabled() and (x * 2).requires_grad
 
 
+def test_no_grad_decorated_function_may_recurse(backend):
+    @td.no_grad()
+    def depth(n):
+        return 0 if n == 0 else 1 + depth(n - 1)
+
+    assert depth(3) == 3 and td.is_grad_enabled()
+
+
 def test_no_grad_nests(backend):
     with td.no_grad():
         with td.no_grad():
@@ -101,6 +109,18 @@ def test_second_backward_through_freed_graph_names_retain_graph(backend):
     y.backward()
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         y.backward()
+
+
+def test_failed_second_backward_changes_no_gradient(backend):
+    x = tensor([1.0, 2.0], backend, requires_grad=True)
+    w = tensor([3.0, 4.0], backend, requires_grad=True)
+    h = x * x
+    h.sum().backward()  # frees h's node
+    before = host(x.grad).tolist()
+    y = (h * w).sum()  # a fresh node on top of the freed one
+    with pytest.raises(RuntimeError, match="retain_graph"):
+        y.backward()
+    assert w.grad is None and host(x.grad).tolist() == before
 
 
 def test_graph_is_freed_after_backward(backend):

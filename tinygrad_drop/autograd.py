@@ -35,13 +35,16 @@ def is_grad_enabled() -> bool:
 class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: ops inside record no graph and outputs need no grad."""
 
+    def __init__(self) -> None:
+        self._previous: list[bool] = []  # a stack: a decorated function may recurse
+
     def __enter__(self) -> no_grad:
-        self._previous = _grad_mode.enabled
+        self._previous.append(_grad_mode.enabled)
         _grad_mode.enabled = False
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _grad_mode.enabled = self._previous
+        _grad_mode.enabled = self._previous.pop()
 
 
 class Op:
@@ -174,14 +177,20 @@ def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     if root.grad_fn is None:
         _accumulate_leaf(root, grad, set())
         return
-    pending: dict[int, Any] = {id(root.grad_fn): grad}
-    delivered: set[int] = set()  # arrays already owned by a leaf's .grad
-    for op in topological_order(root.grad_fn):
+    order = topological_order(root.grad_fn)
+    for op in order:  # check first, so a failing call changes no gradient
         if op.freed:
             raise RuntimeError(
                 f"backward through the graph a second time: {op.name} was freed by an earlier "
                 "backward(). Pass retain_graph=True to the first backward() to keep the graph")
-        out_grad = pending.pop(id(op))
+    pending: dict[int, Any] = {id(root.grad_fn): grad}
+    delivered: set[int] = set()  # arrays already owned by a leaf's .grad
+    for op in order:
+        out_grad = pending.pop(id(op), None)
+        if out_grad is None:  # every path to it returned None: nothing flows through it
+            if not retain_graph:
+                op.release()
+            continue
         in_grads = op.backward(out_grad)
         for parent, meta, g in zip(op.parents, op.input_meta, in_grads, strict=True):
             if parent is None or g is None:
