@@ -86,6 +86,12 @@ class Backend:
         """``target[index] += values`` in place, adding repeatedly where ``index`` repeats."""
         raise NotImplementedError
 
+    def dropout_apply(self, x: Any, mask: Any, divisor: float) -> Any:
+        """``x * mask / divisor`` (mask boolean; dropped elements become 0): dropout's forward
+        and backward. Backends override it with a fused or in-place version."""
+        out = self.xp.where(mask, x, 0)
+        return out / divisor if divisor != 1 else out
+
     def owned(self, array: Any) -> Any:
         """``array`` if it is a writable, contiguous array of its own, else such a copy (leaf
         gradients must not be broadcast views). Backends that can tell override this."""

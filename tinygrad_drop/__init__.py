@@ -4,7 +4,7 @@
 array-api-strict), chosen by ``$TINYGRAD_DROP_BACKEND``.
 """
 
-from . import backends
+from . import backends, nn
 from .autograd import is_grad_enabled, no_grad
 from .backends import manual_seed
 from .gradcheck import GradcheckError, gradcheck
@@ -12,5 +12,12 @@ from .tensor import Tensor
 
 __version__ = "0.1.0"
 
-__all__ = ["GradcheckError", "Tensor", "backends", "gradcheck", "is_grad_enabled",
-           "manual_seed", "no_grad", "__version__"]
+
+def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
+    """A new random generator on ``backend`` (default: the default backend) seeded with
+    ``seed``, independent of ``td.manual_seed``; pass it as ``generator=`` to dropout."""
+    return backends.get(backend).new_generator(seed)
+
+
+__all__ = ["GradcheckError", "Tensor", "backends", "generator", "gradcheck", "is_grad_enabled",
+           "manual_seed", "nn", "no_grad", "__version__"]

@@ -16,10 +16,11 @@ from .elementwise import (
                           ToBackend,
 )
 from .matmul import MatMul
-from .nn_ops import LogSoftmax, Softmax
+from .nn_ops import BatchNorm, Dropout, Linear, LogSoftmax, Softmax
 from .reduce import Max, Mean, Sum, normalize_axes
 from .shape import Index, Reshape, Transpose
 
-__all__ = ["Add", "Astype", "Div", "Exp", "Index", "Log", "LogSoftmax", "MatMul", "Max", "Mean",
-           "Mul", "Neg", "Pow", "ReLU", "Reshape", "Sigmoid", "Softmax", "Sub", "Sum", "Tanh",
-           "ToBackend", "Transpose", "normalize_axes"]
+__all__ = ["Add", "Astype", "BatchNorm", "Div", "Dropout", "Exp", "Index", "Linear", "Log",
+           "LogSoftmax", "MatMul", "Max", "Mean", "Mul", "Neg", "Pow", "ReLU", "Reshape",
+           "Sigmoid", "Softmax", "Sub", "Sum", "Tanh", "ToBackend", "Transpose",
+           "normalize_axes"]

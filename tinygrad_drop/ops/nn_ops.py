@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..autograd import Op
@@ -46,3 +47,160 @@ class LogSoftmax(Op):
     def backward(self, g: Any) -> tuple[Any]:
         xp = self.backend.xp
         return (g - xp.exp(self.saved) * xp.sum(g, axis=self.axis, keepdims=True),)
+
+
+class Dropout(Op):
+    """Dropout as one graph node. Training: ``x * mask / keep`` (inverted) or ``x * mask``
+    (vanilla), the mask drawn from ``generator`` with P(keep) = ``keep`` and saved as booleans
+    (1 byte/element); backward is ``grad * mask / keep`` or ``grad * mask``. Inference (vanilla
+    only; inverted inference is the identity and records no node): ``x * keep``.
+    keep = 0 gives zeros and zero gradients (never 0/0)."""
+
+    name = "dropout"
+
+    def attributes(self) -> dict[str, Any]:
+        attrs = {"p": self.p, "mode": self.mode, "training": self.training}
+        if self.training:
+            attrs["dropped"] = self.dropped_fraction()
+        return attrs
+
+    def dropped_fraction(self) -> float:
+        """Fraction of elements this pass actually dropped."""
+        return 1.0 - float(self.kept) / self.size if self.size else 0.0
+
+    @property
+    def divisor(self) -> float:
+        return self.keep if self.mode == "inverted" else 1.0
+
+    def forward(self, x: Any) -> Any:
+        be = self.backend
+        self.size = math.prod(x.shape)
+        if not self.training:
+            return x * self.keep
+        if self.keep == 0.0:
+            self.kept = 0
+            return be.xp.zeros(x.shape, dtype=x.dtype)
+        mask = (self.generator or be.generator).bernoulli_mask(x.shape, self.keep)
+        if not be.is_array(mask):
+            raise TypeError(f"dropout: the generator makes {type(mask).__name__} masks, not "
+                            f"{be.name!r} arrays; use a generator of the input's backend")
+        self.kept = be.xp.count_nonzero(mask)  # stays on the device until it is shown
+        self.saved = mask
+        return be.dropout_apply(x, mask, self.divisor)
+
+    def backward(self, g: Any) -> tuple[Any]:
+        if not self.training:
+            return (g * self.keep,)
+        if self.keep == 0.0:
+            return (self.backend.xp.zeros(g.shape, dtype=g.dtype),)
+        return (self.backend.dropout_apply(g, self.saved, self.divisor),)
+
+
+class Linear(Op):
+    """x @ weight.T + bias with weight (out_features, in_features); x may have leading batch
+    dims. Backward: dx = g @ W, dW = g^T x, db = sum of g over the batch dims."""
+
+    name = "linear"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"in_features": self.in_features, "out_features": self.out_features}
+
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
+        xp = self.backend.xp
+        if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                             f"{weight.shape} (expected (..., {weight.shape[-1]}) input and "
+                             "(out_features, in_features) weight)")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape "
+                             f"{weight.shape}; expected ({weight.shape[0]},)")
+        self.out_features, self.in_features = weight.shape
+        self.saved = (x, weight)
+        out = xp.matmul(x, xp.matrix_transpose(weight))
+        return out + bias if bias is not None else out
+
+    def backward(self, g: Any) -> tuple[Any, Any, Any]:
+        xp = self.backend.xp
+        x, weight = self.saved
+        need_x, need_w, need_b = self.needs_input_grad
+        g2 = xp.reshape(g, (-1, g.shape[-1]))
+        gx = xp.matmul(g, weight) if need_x else None
+        x2 = xp.reshape(x, (-1, x.shape[-1]))
+        gw = xp.matmul(xp.matrix_transpose(g2), x2) if need_w else None
+        gb = xp.sum(g2, axis=0) if need_b else None
+        return gx, gw, gb
+
+
+class BatchNorm(Op):
+    """Batch normalisation over every axis but 1 (inputs (N, C) or (N, C, L)), PyTorch's
+    semantics. Training: normalise with the batch mean and biased variance, and update the
+    running statistics (given as Tensors) with the unbiased one:
+    ``running = (1 - momentum) * running + momentum * batch``. Inference: normalise with the
+    running statistics. Saves the normalised input and 1/std."""
+
+    name = "batch_norm"
+
+    def attributes(self) -> dict[str, Any]:
+        return {"momentum": self.momentum, "eps": self.eps, "training": self.training}
+
+    def forward(self, x: Any, weight: Any = None, bias: Any = None) -> Any:
+        xp = self.backend.xp
+        if x.ndim not in (2, 3):
+            raise ValueError(f"batch_norm: expected input of shape (N, C) or (N, C, L), "
+                             f"got {x.shape}")
+        channels = x.shape[1]
+        for name, t in (("running_mean", self.running_mean), ("running_var", self.running_var),
+                        ("weight", weight), ("bias", bias)):
+            shape = t.shape if t is not None else None
+            if shape is not None and tuple(shape) != (channels,):
+                raise ValueError(f"batch_norm: {name} has shape {tuple(shape)} but the input "
+                                 f"{x.shape} has {channels} channels")
+        self.axes = (0,) if x.ndim == 2 else (0, 2)
+        stat_shape = (1, channels) if x.ndim == 2 else (1, channels, 1)
+        count = x.shape[0] * (1 if x.ndim == 2 else x.shape[2])
+        use_batch = self.training or self.running_mean is None
+        if use_batch:
+            if count <= 1:
+                raise ValueError(f"batch_norm: expected more than 1 value per channel when "
+                                 f"training, got input of shape {x.shape}")
+            mean = xp.mean(x, axis=self.axes, keepdims=True)
+            centred = x - mean
+            var = xp.mean(centred * centred, axis=self.axes, keepdims=True)
+            if self.training and self.running_mean is not None:
+                self._update_running(xp.reshape(mean, (channels,)),
+                                     xp.reshape(var, (channels,)) * (count / (count - 1)))
+        else:
+            mean = xp.reshape(self.running_mean.data, stat_shape)
+            var = xp.reshape(self.running_var.data, stat_shape)
+            centred = x - mean
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        xhat = centred * inv_std
+        self.use_batch, self.count, self.stat_shape = use_batch, count, stat_shape
+        self.saved = (xhat, inv_std, weight)
+        out = xhat * xp.reshape(weight, stat_shape) if weight is not None else xhat
+        return out + xp.reshape(bias, stat_shape) if bias is not None else out
+
+    def _update_running(self, batch_mean: Any, unbiased_var: Any) -> None:
+        factor = self.momentum
+        for stat, batch in ((self.running_mean, batch_mean), (self.running_var, unbiased_var)):
+            stat.data = (1 - factor) * stat.data + factor * self.backend.xp.astype(
+                batch, stat.data.dtype)
+
+    def backward(self, g: Any) -> tuple[Any, Any, Any]:
+        xp = self.backend.xp
+        xhat, inv_std, weight = self.saved
+        need_x, need_w, need_b = self.needs_input_grad
+        dxhat = g * xp.reshape(weight, self.stat_shape) if weight is not None else g
+        gx = gw = gb = None
+        if need_x:
+            if self.use_batch:
+                mean_d = xp.mean(dxhat, axis=self.axes, keepdims=True)
+                mean_dx = xp.mean(dxhat * xhat, axis=self.axes, keepdims=True)
+                gx = inv_std * (dxhat - mean_d - xhat * mean_dx)
+            else:
+                gx = dxhat * inv_std
+        if need_w:
+            gw = xp.reshape(xp.sum(g * xhat, axis=self.axes), (-1,))
+        if need_b:
+            gb = xp.reshape(xp.sum(g, axis=self.axes), (-1,))
+        return gx, gw, gb

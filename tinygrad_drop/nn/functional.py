@@ -1,0 +1,114 @@
+"""The functional API, ``F``: stateless layers and losses on Tensors (PyTorch's names)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+from ..backends import Generator
+from ..ops import BatchNorm, Dropout, Linear
+from ..tensor import Tensor
+
+DROPOUT_MODES = ("inverted", "vanilla")
+
+
+class _DefaultRate(float):
+    """The default p = 0.5, told apart from an explicit 0.5 so that keep_prob alone is fine."""
+
+    def __repr__(self) -> str:
+        return "0.5"
+
+
+P_DEFAULT = _DefaultRate(0.5)
+
+
+def _probability(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number in [0, 1], got {value!r}")
+    value = float(value)
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{where}: {name} must be a probability in [0, 1], got {value!r}")
+    return value
+
+
+def dropout_rates(p: Any = P_DEFAULT, keep_prob: Any = None, mode: str = "inverted",
+                  where: str = "dropout") -> tuple[float, float]:
+    """Validate either convention (drop rate ``p`` as torch.nn.Dropout / tf.layers.dropout, or
+    ``keep_prob`` as tf.nn.dropout) and the mode; returns ``(p, keep)``."""
+    if mode not in DROPOUT_MODES:
+        raise ValueError(f"{where}: mode must be 'inverted' or 'vanilla', got {mode!r}")
+    if keep_prob is not None:
+        if p is not P_DEFAULT:
+            raise ValueError(f"{where}: give the drop rate p or the keep probability keep_prob, "
+                             f"not both (got p={p!r}, keep_prob={keep_prob!r})")
+        keep = _probability(keep_prob, "keep_prob", where)
+        return 1.0 - keep, keep
+    rate = _probability(p, "p", where)
+    return rate, 1.0 - rate
+
+
+def _check_tensor(x: Any, where: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}: expected a Tensor, got {type(x).__name__}")
+
+
+def dropout(x: Tensor, p: float = P_DEFAULT, training: bool = True, *,
+            keep_prob: float | None = None, mode: str = "inverted",
+            generator: Generator | None = None) -> Tensor:
+    """Randomly zero elements with probability ``p`` (or keep them with ``keep_prob``).
+
+    ``mode="inverted"``: training -> ``x * mask / keep``, inference -> ``x``.
+    ``mode="vanilla"``: training -> ``x * mask``, inference -> ``x * keep``.
+    ``p=0`` returns ``x`` and draws no random numbers; ``p=1`` returns zeros (never NaN). The
+    mask comes from ``generator`` or the backend's generator (see ``td.manual_seed``)."""
+    _check_tensor(x, "dropout")
+    p, keep = dropout_rates(p, keep_prob, mode)
+    if keep == 1.0 or (not training and mode == "inverted"):
+        return x
+    return Dropout.apply(x, p=p, keep=keep, mode=mode, training=bool(training),
+                         generator=generator)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x @ weight.T + bias``, weight shaped (out_features, in_features); one graph node."""
+    _check_tensor(x, "linear")
+    return Linear.apply(x, weight, bias)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0) elementwise (gradient 0 at 0)."""
+    _check_tensor(x, "relu")
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise, overflow-free."""
+    _check_tensor(x, "sigmoid")
+    return x.sigmoid()
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalisation with PyTorch's semantics, over every axis but 1 of (N, C) or
+    (N, C, L) input. Training uses the batch statistics (biased variance) and updates the
+    running statistics in place with ``momentum`` (unbiased variance); inference uses the
+    running statistics."""
+    _check_tensor(x, "batch_norm")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm: inference (training=False) needs running_mean and "
+                         "running_var")
+    return BatchNorm.apply(x, weight, bias, running_mean=running_mean,
+                           running_var=running_var, training=bool(training),
+                           momentum=momentum, eps=eps)
+
+
+def mse_loss(input: Tensor, target: Tensor) -> Tensor:
+    """Mean of (input - target)**2 over all elements; the shapes must match."""
+    _check_tensor(input, "mse_loss")
+    if isinstance(target, Tensor) and target.shape != input.shape:
+        raise ValueError(f"mse_loss: input shape {input.shape} and target shape "
+                         f"{target.shape} differ")
+    diff = input - target
+    return (diff * diff).mean()

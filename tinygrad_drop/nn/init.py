@@ -1,0 +1,45 @@
+"""Parameter initialisation in place (PyTorch's names and formulas), from the tensor's backend
+generator so that ``td.manual_seed`` makes it reproducible."""
+
+from __future__ import annotations
+
+import math
+
+from ..autograd import no_grad
+from ..tensor import Tensor
+
+
+def _fan_in(tensor: Tensor) -> int:
+    if tensor.ndim < 2:
+        raise ValueError(f"fan_in needs a tensor with at least 2 dims, got shape {tensor.shape}")
+    return tensor.shape[1] * math.prod(tensor.shape[2:])
+
+
+@no_grad()
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    """Fill with samples from U[a, b)."""
+    be = tensor._backend
+    tensor.data = be.generator.uniform(tensor.shape, tensor.dtype) * (b - a) + a
+    return tensor
+
+
+@no_grad()
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with samples from N(mean, std**2)."""
+    be = tensor._backend
+    tensor.data = be.generator.normal(tensor.shape, tensor.dtype) * std + mean
+    return tensor
+
+
+@no_grad()
+def zeros_(tensor: Tensor) -> Tensor:
+    """Fill with zeros."""
+    tensor.data = tensor._backend.xp.zeros(tensor.shape, dtype=tensor.dtype)
+    return tensor
+
+
+def kaiming_uniform_(tensor: Tensor, a: float = 0.0) -> Tensor:
+    """He initialisation for leaky-ReLU slope ``a`` (fan_in mode):
+    U(-bound, bound) with bound = sqrt(6 / ((1 + a**2) * fan_in))."""
+    bound = math.sqrt(6.0 / ((1.0 + a * a) * _fan_in(tensor)))
+    return uniform_(tensor, -bound, bound)
