@@ -12,8 +12,8 @@ from .modules import Dropout, Module
 def mc_predict(model: Module, x: Tensor, samples: int = 30) -> tuple[Tensor, Tensor]:
     """Run ``model`` on ``x`` ``samples`` times with its Dropout layers sampling and every other
     layer (batchnorm included) in inference mode; returns the per-element mean and standard
-    deviation (population, ddof 0) over the samples. The model's modes are restored afterwards
-    and no graph is recorded."""
+    deviation (population, ddof 0) over the samples, accumulated in float64. The model's
+    modes are restored afterwards and no graph is recorded."""
     if not isinstance(samples, int) or samples < 1:
         raise ValueError(f"mc_predict: samples must be a positive int, got {samples!r}")
     modes = [(module, module.training) for module in model.modules()]
@@ -26,8 +26,10 @@ def mc_predict(model: Module, x: Tensor, samples: int = 30) -> tuple[Tensor, Ten
     finally:
         for module, mode in modes:
             object.__setattr__(module, "training", mode)
-    be = x._backend
-    stacked = be.xp.stack(outputs)
-    mean = be.xp.mean(stacked, axis=0)
-    std = be.xp.std(stacked, axis=0)
+    be, xp = x._backend, x._backend.xp
+    dtype = outputs[0].dtype
+    # float64 accumulation: identical samples give exactly 0 spread, many samples lose nothing
+    stacked = xp.astype(xp.stack(outputs), be.dtype("float64"))
+    mean = xp.astype(xp.mean(stacked, axis=0), dtype)
+    std = xp.astype(xp.std(stacked, axis=0), dtype)
     return Tensor._wrap(mean, be, False, None), Tensor._wrap(std, be, False, None)

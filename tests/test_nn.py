@@ -1,0 +1,180 @@
+"""Layers and modules: linear and batch norm against finite differences and PyTorch, module
+bookkeeping (names, modes, gradients), initialisation statistics."""
+
+import math
+
+import numpy as np
+import pytest
+from conftest import host, tensor
+
+import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
+from tinygrad_drop import Tensor, nn
+
+
+def test_linear_is_one_node_checked_by_gradcheck(backend, rng):
+    x = tensor(rng.standard_normal((5, 4)), backend, requires_grad=True)
+    w = tensor(rng.standard_normal((3, 4)), backend, requires_grad=True)
+    b = tensor(rng.standard_normal(3), backend, requires_grad=True)
+    y = F.linear(x, w, b)
+    assert y.grad_fn.name == "linear" and y.grad_fn.attributes() == {
+        "in_features": 4, "out_features": 3}
+    assert td.gradcheck(F.linear, [x, w, b]) and td.gradcheck(F.linear, [x, w])
+    x3 = tensor(rng.standard_normal((2, 5, 4)), backend, requires_grad=True)
+    assert td.gradcheck(F.linear, [x3, w, b])
+
+
+def test_linear_matches_pytorch(backend, rng):
+    torch = pytest.importorskip("torch")
+    arrays = [rng.standard_normal(s) for s in ((6, 4), (3, 4), (3,))]
+    ours = [tensor(a, backend, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    g = rng.standard_normal((6, 3))
+    out, ref = F.linear(*ours), torch.nn.functional.linear(*theirs)
+    np.testing.assert_allclose(host(out), ref.detach().numpy(), rtol=1e-12)
+    out.backward(tensor(g, backend))
+    ref.backward(torch.tensor(g))
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(host(a.grad), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_linear_shape_errors_name_both_shapes(backend):
+    with pytest.raises(ValueError, match=r"linear: input of shape \(2, 5\) does not fit weight "
+                                         r"of shape \(3, 4\)"):
+        F.linear(Tensor.zeros(2, 5, backend=backend), Tensor.zeros(3, 4, backend=backend))
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradcheck(shape, training, backend, rng):
+    x = tensor(rng.standard_normal(shape), backend, requires_grad=True)
+    w = tensor(rng.uniform(0.5, 2, 3), backend, requires_grad=True)
+    b = tensor(rng.standard_normal(3), backend, requires_grad=True)
+    rm, rv = tensor(rng.standard_normal(3), backend), tensor(rng.uniform(0.5, 2, 3), backend)
+    assert td.gradcheck(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training),
+                        [x, w, b])
+
+
+@pytest.mark.parametrize("shape", [(16, 5), (6, 5, 7)])
+def test_batchnorm1d_matches_pytorch_in_training_and_inference(shape, backend, rng):
+    torch = pytest.importorskip("torch")
+    ours = nn.BatchNorm1d(5, dtype="float64", backend=backend)
+    theirs = torch.nn.BatchNorm1d(5, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight.copy_(torch.tensor(rng.uniform(0.5, 2, 5)))
+        theirs.bias.copy_(torch.tensor(rng.standard_normal(5)))
+    ours.weight.data = td.backends.get(backend).asarray(theirs.weight.detach().numpy().copy())
+    ours.bias.data = td.backends.get(backend).asarray(theirs.bias.detach().numpy().copy())
+    for step in range(3):  # three training steps: outputs, grads and running statistics
+        x_np = rng.standard_normal(shape) * 3 + step
+        g_np = rng.standard_normal(shape)
+        x, xt = tensor(x_np, backend, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+        out, ref = ours(x), theirs(xt)
+        np.testing.assert_allclose(host(out), ref.detach().numpy(), rtol=1e-10, atol=1e-10)
+        out.backward(tensor(g_np, backend))
+        ref.backward(torch.tensor(g_np))
+        np.testing.assert_allclose(host(x.grad), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(host(ours.weight.grad), theirs.weight.grad.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(host(ours.bias.grad), theirs.bias.grad.numpy(), rtol=1e-10)
+        ours.zero_grad()
+        theirs.zero_grad()
+    np.testing.assert_allclose(host(ours.running_mean), theirs.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(host(ours.running_var), theirs.running_var.numpy(), rtol=1e-12)
+    assert ours.num_batches_tracked.item() == theirs.num_batches_tracked.item() == 3
+    ours.eval()
+    theirs.eval()
+    x_np = rng.standard_normal(shape)
+    np.testing.assert_allclose(host(ours(tensor(x_np, backend))),
+                               theirs(torch.tensor(x_np)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_batchnorm_running_statistics_by_hand(backend):
+    bn = nn.BatchNorm1d(1, dtype="float64", backend=backend)
+    bn(tensor([[1.0], [3.0]], backend))  # mean 2, biased var 1, unbiased var 2
+    assert host(bn.running_mean).tolist() == pytest.approx([0.9 * 0 + 0.1 * 2])
+    assert host(bn.running_var).tolist() == pytest.approx([0.9 * 1 + 0.1 * 2])
+    cumulative = nn.BatchNorm1d(1, momentum=None, dtype="float64", backend=backend)
+    cumulative(tensor([[1.0], [3.0]], backend))
+    cumulative(tensor([[5.0], [9.0]], backend))  # means 2 and 7 -> cumulative average 4.5
+    assert host(cumulative.running_mean).tolist() == pytest.approx([4.5])
+
+
+def test_batchnorm_training_batch_of_one_is_an_error(backend):
+    with pytest.raises(ValueError, match=r"more than 1 value per channel when training.*\(1, 4\)"):
+        nn.BatchNorm1d(4, backend=backend)(Tensor.ones(1, 4, backend=backend))
+    bn = nn.BatchNorm1d(4, backend=backend).eval()
+    assert bn(Tensor.ones(1, 4, backend=backend)).shape == (1, 4)  # inference is fine
+
+
+def test_batchnorm_without_running_stats_always_uses_the_batch(backend):
+    bn = nn.BatchNorm1d(2, track_running_stats=False, affine=False, backend=backend).eval()
+    out = host(bn(Tensor([[1.0, 10.0], [3.0, 30.0]], backend=backend)))
+    np.testing.assert_allclose(out, [[-1, -1], [1, 1]], rtol=1e-4)
+    assert list(dict(bn.named_buffers())) == [] and list(bn.parameters()) == []
+
+
+def test_module_names_modes_and_gradients(backend):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 4, backend=backend),
+                          nn.BatchNorm1d(4, backend=backend), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(4, 2, bias=False, backend=backend))
+    assert [n for n, _ in model.named_parameters()] == [
+        "1.weight", "1.bias", "2.weight", "2.bias", "5.weight"]
+    assert [n for n, _ in model.named_buffers()] == [
+        "2.running_mean", "2.running_var", "2.num_batches_tracked"]
+    assert len(model) == 6 and isinstance(model[1], nn.Linear) and len(model[1:3]) == 2
+    assert [type(m).__name__ for m in model][:2] == ["Flatten", "Linear"]
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    model.train()
+    out = model(Tensor.randn(8, 2, 3, backend=backend))
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+    assert "Dropout(p=0.5, mode='inverted')" in repr(model)
+
+
+def test_module_attributes_are_registered_and_replaced():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = None
+            self.bias = Tensor.zeros(3, requires_grad=True)  # a parameter now
+            self.head = nn.Linear(3, 1)
+
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == ["bias", "head.weight", "head.bias"]
+    assert net.bias.shape == (3,) and list(net.children()) == [net.head]
+
+
+def test_linear_default_initialisation_bounds(backend):
+    layer = nn.Linear(400, 300, backend=backend)
+    w, b = host(layer.weight), host(layer.bias)
+    bound = 1 / math.sqrt(400)
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    # uniform on [-bound, bound]: sd of the sample sd over 120 000 values is ~0.2% of bound
+    assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound
+    assert layer.weight.requires_grad and layer.weight.dtype_name == "float32"
+
+
+def test_init_functions(backend):
+    t = Tensor.zeros(200, 500, backend=backend)
+    nn.init.normal_(t, mean=1.0, std=0.01)
+    values = host(t)
+    assert abs(values.mean() - 1.0) < 5 * 0.01 / math.sqrt(100_000)
+    assert abs(values.std() - 0.01) < 0.0005
+    nn.init.kaiming_uniform_(t, a=0)
+    assert np.abs(host(t)).max() <= math.sqrt(6 / 500)
+    nn.init.zeros_(t)
+    assert not host(t).any()
+
+
+def test_mse_loss(backend):
+    a = tensor([1.0, 2.0, 3.0], backend, requires_grad=True)
+    loss = F.mse_loss(a, tensor([1.0, 0.0, 0.0], backend))
+    assert loss.item() == pytest.approx((0 + 4 + 9) / 3)
+    loss.backward()
+    assert host(a.grad).tolist() == pytest.approx([0.0, 4 / 3, 2.0])
+    with pytest.raises(ValueError, match=r"mse_loss: input shape \(3,\) and target shape \(2,\)"):
+        F.mse_loss(a, tensor([1.0, 2.0], backend))
