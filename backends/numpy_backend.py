@@ -61,7 +61,8 @@ class NumpyGenerator(Generator):
         draws = self.random_bytes(count)
         mask = np.less(draws, whole)
         if level != whole:
-            ties = np.flatnonzero(draws == whole)
+            tied = np.equal(draws, whole, out=draws.view(bool))  # reuse the bytes' memory
+            ties = np.flatnonzero(tied)
             if ties.size:
                 mask[ties] = self.random_uint32(ties.size) < keep_threshold(level - whole)
         return mask.reshape(shape)

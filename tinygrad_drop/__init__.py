@@ -4,7 +4,7 @@
 array-api-strict), chosen by ``$TINYGRAD_DROP_BACKEND``.
 """
 
-from . import backends, nn
+from . import backends, nn, optim
 from .autograd import is_grad_enabled, no_grad
 from .backends import manual_seed
 from .gradcheck import GradcheckError, gradcheck
@@ -20,4 +20,4 @@ def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
 
 
 __all__ = ["GradcheckError", "Tensor", "backends", "generator", "gradcheck", "is_grad_enabled",
-           "manual_seed", "nn", "no_grad", "__version__"]
+           "manual_seed", "nn", "no_grad", "optim", "__version__"]
