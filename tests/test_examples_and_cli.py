@@ -52,3 +52,23 @@ def test_readme_ten_line_example_runs(capsys):
     exec(compile(block, "README.md", "exec"), {})
     printed = capsys.readouterr().out.split()
     assert float(printed[0]) >= 0.0 and printed[1:3] == ["(2,", "3)"]
+
+
+def test_vanilla_and_inverted_keep_train_and_inference_means_together(backend, monkeypatch):
+    monkeypatch.setenv("TINYGRAD_DROP_BACKEND", backend)
+    results = load_example("vanilla_vs_inverted").main(samples=50_000, epochs=3)
+    for mode in ("inverted", "vanilla"):
+        train_mean, inference_mean = results[mode]
+        assert abs(inference_mean / train_mean - 1) < 0.05, mode
+    train_mean, unscaled = results["vanilla, no inference scaling"]
+    assert unscaled / train_mean > 1.2
+
+
+def test_mc_dropout_spread_grows_away_from_the_data(backend, monkeypatch, tmp_path):
+    monkeypatch.setenv("TINYGRAD_DROP_BACKEND", backend)
+    picture = tmp_path / "mc.png"
+    spread = load_example("mc_dropout").main(out=str(picture))
+    data, gap, beyond = spread.values()
+    assert data < gap and data < beyond
+    pytest.importorskip("matplotlib")
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
