@@ -161,6 +161,9 @@ def test_leaves_never_share_a_gradient_array(backend):
     c = tensor([0.0, 0.0], backend, requires_grad=True)
     c.backward(g)
     assert c.grad.data is not g.data
+    d = tensor([0.0, 0.0], backend, requires_grad=True)
+    (d + 0.0).backward(g)  # add passes the caller's array straight through to the leaf
+    assert d.grad.data is not g.data and host(d.grad).tolist() == [5.0, 6.0]
 
 
 def test_leaf_gradients_are_writable_arrays_not_broadcast_views(backend):

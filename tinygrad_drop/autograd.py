@@ -174,8 +174,9 @@ def topological_order(root: Op) -> list[Op]:
 def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
     """Propagate ``grad`` (a backend array shaped like ``root``) to every leaf ``root`` depends on,
     accumulating into the leaves' ``.grad``; free the graph unless ``retain_graph``."""
+    delivered = {id(grad)}  # arrays a leaf must not own: the caller's, and those already taken
     if root.grad_fn is None:
-        _accumulate_leaf(root, grad, set())
+        _accumulate_leaf(root, grad, delivered)
         return
     order = topological_order(root.grad_fn)
     for op in order:  # check first, so a failing call changes no gradient
@@ -184,7 +185,6 @@ def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
                 f"backward through the graph a second time: {op.name} was freed by an earlier "
                 "backward(). Pass retain_graph=True to the first backward() to keep the graph")
     pending: dict[int, Any] = {id(root.grad_fn): grad}
-    delivered: set[int] = set()  # arrays already owned by a leaf's .grad
     for op in order:
         out_grad = pending.pop(id(op), None)
         if out_grad is None:  # every path to it returned None: nothing flows through it

@@ -215,11 +215,14 @@ class Tensor:
                     "reduce it first (e.g. loss.sum().backward()) or pass grad=, a tensor of "
                     "the same shape")
             g = be.xp.ones(self.data.shape, dtype=self.data.dtype)
+        elif (isinstance(grad, Tensor) and grad._backend is be
+              and grad.data.dtype == self.data.dtype):
+            g = grad.data  # not copied: the engine never lets a leaf own the caller's array
         else:
             g = _to_native(be, grad, self.data.dtype)
-            if g.shape != self.data.shape:
-                raise ValueError(f"backward: grad has shape {tuple(g.shape)} but the tensor has "
-                                 f"shape {self.shape}")
+        if grad is not None and g.shape != self.data.shape:
+            raise ValueError(f"backward: grad has shape {tuple(g.shape)} but the tensor has "
+                             f"shape {self.shape}")
         run_backward(self, g, retain_graph)
 
     def detach(self) -> Tensor:
