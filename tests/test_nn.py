@@ -178,3 +178,98 @@ def test_mse_loss(backend):
     assert host(a.grad).tolist() == pytest.approx([0.0, 4 / 3, 2.0])
     with pytest.raises(ValueError, match=r"mse_loss: input shape \(3,\) and target shape \(2,\)"):
         F.mse_loss(a, tensor([1.0, 2.0], backend))
+
+
+def test_cross_entropy_errors_name_the_problem(backend):
+    z = Tensor.zeros(3, 4, backend=backend)
+    with pytest.raises(ValueError, match="target 4 is out of range for 4 classes"):
+        F.cross_entropy(z, [0, 4, 1])
+    with pytest.raises(ValueError, match="target -1 is out of range"):
+        F.cross_entropy(z, [0, -1, 1])
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.cross_entropy(z, Tensor([0.0, 1.0, 2.0], backend=backend))
+    with pytest.raises(ValueError, match=r"logits \(3, 4\) and target \(2,\)"):
+        F.cross_entropy(z, [0, 1])
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'"):
+        F.cross_entropy(z, [0, 1, 2], reduction="avg")
+
+
+def test_l1_penalty_is_the_sum_of_absolute_weights(backend):
+    a = tensor([[1.0, -2.0]], backend, requires_grad=True)
+    b = tensor([-3.0, 0.0], backend, requires_grad=True)
+    penalty = F.l1_penalty([a, b])
+    assert penalty.item() == 6.0
+    penalty.backward()
+    assert host(a.grad).tolist() == [[1.0, -1.0]] and host(b.grad).tolist() == [-1.0, 0.0]
+
+
+def torch_twin(torch, dtype):
+    """The same architecture in PyTorch: 3 linear layers, batchnorm and dropout."""
+    return torch.nn.Sequential(
+        torch.nn.Linear(12, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(), torch.nn.Dropout(0.0),
+        torch.nn.Linear(16, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(), torch.nn.Dropout(0.0),
+        torch.nn.Linear(16, 3)).to(dtype)
+
+
+def our_twin(backend, dtype="float64"):
+    return nn.Sequential(
+        nn.Linear(12, 16, dtype=dtype, backend=backend), nn.BatchNorm1d(16, dtype=dtype,
+                                                                        backend=backend),
+        nn.ReLU(), nn.Dropout(0.0),
+        nn.Linear(16, 16, dtype=dtype, backend=backend), nn.BatchNorm1d(16, dtype=dtype,
+                                                                        backend=backend),
+        nn.ReLU(), nn.Dropout(0.0), nn.Linear(16, 3, dtype=dtype, backend=backend))
+
+
+def test_state_dict_has_pytorchs_keys_in_pytorchs_order(backend):
+    torch = pytest.importorskip("torch")
+    ours = our_twin(backend).state_dict()
+    theirs = torch_twin(torch, torch.float64).state_dict()
+    assert list(ours) == list(theirs)
+    assert all(isinstance(v, np.ndarray) for v in ours.values())
+    assert ours["1.num_batches_tracked"].dtype == np.int64
+
+
+def test_pytorch_state_dict_loads_and_gives_the_same_outputs(backend, rng):
+    torch = pytest.importorskip("torch")
+    theirs = torch_twin(torch, torch.float64)
+    x_np = rng.standard_normal((32, 12))
+    theirs(torch.tensor(x_np))  # give the running statistics values of their own
+    ours = our_twin(backend)
+    assert ours.load_state_dict(theirs.state_dict()) == ([], [])
+    ours.eval()
+    theirs.eval()
+    np.testing.assert_allclose(host(ours(tensor(x_np, backend))),
+                               theirs(torch.tensor(x_np)).detach().numpy(), rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_load_state_dict_validates_everything_before_changing_anything(backend):
+    model = our_twin(backend)
+    before = model.state_dict()
+    good = {k: v.copy() for k, v in before.items()}
+    cases = [
+        ({**good, "4.weight": np.zeros((16, 15))}, ValueError,
+         r"'4.weight' has shape \(16, 15\), the model expects \(16, 16\)"),
+        ({**good, "8.bias": np.zeros(3, np.float32)}, TypeError,
+         "'8.bias' has dtype float32, the model expects float64"),
+        ({k: v for k, v in good.items() if k != "5.running_var"}, KeyError,
+         r"missing keys \['5.running_var'\]"),
+        ({**good, "9.weight": np.zeros(3)}, KeyError, r"unexpected keys \['9.weight'\]"),
+        ({**good, "0.bias": [0.0] * 16}, TypeError, "'0.bias' is a list, not an array"),
+    ]
+    for i, (state, error, message) in enumerate(cases):
+        if i == 0:  # make the bad entry come after good ones, which must not be applied
+            state["0.weight"] = np.full((16, 12), 7.0)
+        with pytest.raises(error, match=message):
+            model.load_state_dict(state)
+        for name, value in model.state_dict().items():
+            np.testing.assert_array_equal(value, before[name])
+
+
+def test_load_state_dict_non_strict_reports_the_differences(backend):
+    model = our_twin(backend)
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("8.")}
+    state["extra"] = np.zeros(1)
+    result = model.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["8.weight", "8.bias"] and result.unexpected_keys == ["extra"]

@@ -12,6 +12,7 @@ import pytest
 from conftest import host, tensor
 
 import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
 
 
 @dataclass
@@ -25,8 +26,14 @@ class Case:
     domain: str = "any"
 
 
-def same(f):
-    return Case(f, f, ())
+TARGETS = [0, 3, 1, 1, 2]
+
+
+def torch_cross_entropy(reduction):
+    def loss(z):
+        import torch
+        return torch.nn.functional.cross_entropy(z, torch.tensor(TARGETS), reduction=reduction)
+    return loss
 
 
 CASES = {
@@ -86,6 +93,13 @@ CASES = {
     "index_two_int_arrays": Case(lambda a: a[[0, 1, 1], [2, 0, 2]],
                                  lambda a: a[[0, 1, 1], [2, 0, 2]], ((2, 3),)),
     "index_bool_mask": Case(lambda a: a[a > 0], lambda a: a[a > 0], ((3, 4),), "away"),
+    "abs": Case(lambda a: a.abs(), lambda a: a.abs(), ((3, 4),), "away"),
+    "cross_entropy_mean": Case(lambda z: F.cross_entropy(z, TARGETS),
+                               torch_cross_entropy("mean"), ((5, 4),)),
+    "cross_entropy_sum": Case(lambda z: F.cross_entropy(z, TARGETS, reduction="sum"),
+                              torch_cross_entropy("sum"), ((5, 4),)),
+    "cross_entropy_none": Case(lambda z: F.cross_entropy(z, TARGETS, reduction="none"),
+                               torch_cross_entropy("none"), ((5, 4),)),
     "composite_mlp": Case(lambda x, w, b: ((x @ w + b).relu() * 0.5).log_softmax().sum(),
                           lambda x, w, b: ((x @ w + b).relu() * 0.5).log_softmax(-1).sum(),
                           ((4, 3), (3, 5), (5,))),
@@ -163,6 +177,12 @@ HAND_WORKED = {
     "index_repeats_add_up": (lambda a: a[[0, 0, 2]], ([1.0, 2.0, 3.0],), [1.0, 1.0, 3.0],
                              ([2, 0, 1],)),
     "index_slice": (lambda a: a[1:], ([1.0, 2.0, 3.0],), [2.0, 3.0], ([0, 1, 1],)),
+    "abs": (lambda a: a.abs(), ([-2.0, 0.0, 3.0],), [2.0, 0.0, 3.0], ([-1, 0, 1],)),
+    "cross_entropy": (lambda z: F.cross_entropy(z, [1]), ([[0.0, math.log(3.0)]],),
+                      -math.log(0.75), ([[0.25, -0.25]],)),
+    "cross_entropy_huge_logits": (lambda z: F.cross_entropy(z, [1, 0]),
+                                  ([[1000.0, -1000.0], [1000.0, -1000.0]],), 1000.0,
+                                  ([[0.5, -0.5], [0.0, 0.0]],)),
 }
 
 

@@ -4,10 +4,11 @@
 array-api-strict), chosen by ``$TINYGRAD_DROP_BACKEND``.
 """
 
-from . import backends, nn, optim
+from . import backends, nn, optim, training
 from .autograd import is_grad_enabled, no_grad
 from .backends import manual_seed
 from .gradcheck import GradcheckError, gradcheck
+from .serialization import load, save
 from .tensor import Tensor
 
 __version__ = "0.1.0"
@@ -20,4 +21,5 @@ def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
 
 
 __all__ = ["GradcheckError", "Tensor", "backends", "generator", "gradcheck", "is_grad_enabled",
-           "manual_seed", "nn", "no_grad", "optim", "__version__"]
+           "load", "manual_seed", "nn", "no_grad", "optim", "save", "training",
+           "__version__"]

@@ -12,6 +12,7 @@ from . import autograd
 from . import backends as _backends
 from .autograd import Op, run_backward
 from .ops import (
+    Abs,
     Add,
     Astype,
     Div,
@@ -283,6 +284,7 @@ class Tensor:
     sum = _reduction(Sum, "Sum over ``axis`` (None: all elements).")
     mean = _reduction(Mean, "Mean over ``axis`` (None: all elements).")
     max = _reduction(Max, "Maximum over ``axis``; tied maxima share the gradient equally.")
+    abs = _unary(Abs, "Elementwise |x|; the gradient at 0 is 0.")
     exp = _unary(Exp, "Elementwise e**x.")
     log = _unary(Log, "Elementwise natural logarithm.")
     relu = _unary(ReLU, "Elementwise max(x, 0); the gradient at x == 0 is 0.")

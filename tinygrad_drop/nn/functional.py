@@ -7,7 +7,7 @@ import numbers
 from typing import Any
 
 from ..backends import Generator
-from ..ops import BatchNorm, Dropout, Linear
+from ..ops import BatchNorm, CrossEntropy, Dropout, Linear
 from ..tensor import Tensor
 
 DROPOUT_MODES = ("inverted", "vanilla")
@@ -102,6 +102,30 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return BatchNorm.apply(x, weight, bias, running_mean=running_mean,
                            running_var=running_var, training=bool(training),
                            momentum=momentum, eps=eps)
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of ``logits`` (N, C) or (C,) against integer class ``target``
+    (N,) or (), fused into one stable node; ``reduction`` is 'mean', 'sum' or 'none'."""
+    _check_tensor(logits, "cross_entropy")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+    if not isinstance(target, Tensor):
+        target = Tensor(target, backend=logits.backend)
+    return CrossEntropy.apply(logits, target, reduction=reduction)
+
+
+def l1_penalty(params: Any) -> Tensor:
+    """Sum of |w| over every parameter: add ``lam * l1_penalty(model.parameters())`` to a loss
+    for L1 regularisation (L2 is the optimizers' ``weight_decay``)."""
+    params = list(params)
+    if not params:
+        raise ValueError("l1_penalty: got no parameters")
+    total = params[0].abs().sum()
+    for p in params[1:]:
+        total = total + p.abs().sum()
+    return total
 
 
 def mse_loss(input: Tensor, target: Tensor) -> Tensor:

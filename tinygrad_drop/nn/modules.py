@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
 
+from .. import backends
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -99,6 +100,53 @@ class Module:
                     seen.add(id(t))
                     yield (f"{prefix}.{name}" if prefix else name), t
 
+    # -- state ----------------------------------------------------------------------------
+    def _state_tensors(self) -> dict[str, Tensor]:
+        """Parameters and buffers by name, each module's parameters then its buffers (the order
+        of PyTorch's state_dict)."""
+        state: dict[str, Tensor] = {}
+        for prefix, module in self.named_modules():
+            for table in (module._parameters, module._buffers):
+                for name, t in table.items():
+                    if t is not None:
+                        state[f"{prefix}.{name}" if prefix else name] = t
+        return state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Name -> host NumPy copy of every parameter and buffer (running statistics included),
+        with PyTorch's key names, e.g. ``0.weight``, ``1.running_mean``."""
+        return {name: t.numpy() for name, t in self._state_tensors().items()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy ``state`` (name -> array: NumPy, a backend's, or a CPU torch tensor) into the
+        parameters and buffers. Every name, shape and dtype is checked before anything changes;
+        with ``strict`` a missing or unexpected key is an error too. Returns the missing and
+        unexpected keys."""
+        own = self._state_tensors()
+        missing = [k for k in own if k not in state]
+        unexpected = [k for k in state if k not in own]
+        where = f"load_state_dict for {type(self).__name__}"
+        if strict and (missing or unexpected):
+            raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}")
+        staged = []
+        for name, t in own.items():
+            if name not in state:
+                continue
+            value = state[name]
+            shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
+            if shape is None or dtype is None:
+                raise TypeError(f"{where}: {name!r} is a {type(value).__name__}, not an array")
+            if tuple(shape) != t.shape:
+                raise ValueError(f"{where}: {name!r} has shape {tuple(shape)}, the model "
+                                 f"expects {t.shape}")
+            if backends.dtype_name(dtype) != t.dtype_name:
+                raise TypeError(f"{where}: {name!r} has dtype {backends.dtype_name(dtype)}, "
+                                f"the model expects {t.dtype_name}")
+            staged.append((t, t._backend.xp.asarray(t._backend.asarray(value), copy=True)))
+        for t, data in staged:  # nothing above changed the model; nothing here can fail
+            t.data = data
+        return IncompatibleKeys(missing, unexpected)
+
     # -- modes and gradients ------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Set training mode (dropout samples, batchnorm uses batch statistics) recursively."""
@@ -124,6 +172,14 @@ class Module:
                  for name, child in self._modules.items()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` did not match: keys the model has that the state lacked, and
+    keys the state has that the model lacks."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 class Linear(Module):

@@ -99,6 +99,19 @@ class Pow(Op):
         return (g * (n * a ** (n - 1)),)
 
 
+class Abs(Op):
+    """|a|; d/da = sign(a), 0 at a == 0 (as PyTorch)."""
+
+    name = "abs"
+
+    def forward(self, a: Any) -> Any:
+        self.saved = a
+        return self.backend.xp.abs(a)
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (g * self.backend.xp.sign(self.saved),)
+
+
 class Exp(Op):
     """exp(a); its derivative is its output."""
 

@@ -1,0 +1,94 @@
+"""The training loop: early stopping, L1, and step-for-step agreement with PyTorch."""
+
+import numpy as np
+import pytest
+from conftest import tensor
+from test_nn import our_twin, torch_twin
+
+import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
+from tinygrad_drop import Tensor, nn, optim
+from tinygrad_drop.training import EarlyStopping, fit
+
+
+def test_early_stopping_counts_epochs_without_improvement():
+    model = nn.Linear(2, 1)
+    stopper = EarlyStopping(patience=2, min_delta=0.01)
+    losses = [1.0, 0.8, 0.795, 0.9, 0.7]  # 0.795 is not better by more than 0.01
+    stops = [stopper.step(model, loss, epoch) for epoch, loss in enumerate(losses, 1)]
+    assert stops == [False, False, False, True, False]
+    assert stopper.best == 0.7 and stopper.best_epoch == 5
+    with pytest.raises(ValueError, match="patience must be a positive int"):
+        EarlyStopping(patience=0)
+
+
+def overfitting_problem(backend):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 10))
+    y = x[:, 0] + rng.normal(0, 1.0, 40)  # mostly noise: a wide net overfits quickly
+    xv = rng.standard_normal((200, 10))
+    yv = xv[:, 0] + rng.normal(0, 1.0, 200)
+
+    def as_pair(a, b):
+        return tensor(a, backend, dtype="float32"), tensor(b[:, None], backend, dtype="float32")
+    return [as_pair(x, y)], as_pair(xv, yv)
+
+
+def test_fit_stops_early_and_restores_the_best_weights(backend):
+    td.manual_seed(0)
+    batches, validation = overfitting_problem(backend)
+    model = nn.Sequential(nn.Linear(10, 256, backend=backend), nn.ReLU(),
+                          nn.Linear(256, 1, backend=backend))
+    stopper = EarlyStopping(patience=5)
+    history = fit(model, optim.Adam(model.parameters(), lr=0.01), F.mse_loss, batches, 500,
+                  validation=validation, early_stopping=stopper)
+    assert len(history) < 500 and len(history) == stopper.best_epoch + 5
+    model.eval()
+    with td.no_grad():
+        restored = F.mse_loss(model(validation[0]), validation[1]).item()
+    assert restored == pytest.approx(stopper.best, rel=1e-6)
+    assert restored < history[-1]["val_loss"]
+    with pytest.raises(ValueError, match="early_stopping needs validation"):
+        fit(model, optim.SGD(model.parameters(), lr=0.1), F.mse_loss, batches, 1,
+            early_stopping=EarlyStopping())
+
+
+def test_fit_with_l1_adds_lr_times_l1_times_sign_of_each_weight(backend):
+    batches, _ = overfitting_problem(backend)
+    start = nn.Linear(10, 1, backend=backend).state_dict()
+    after = {}
+    for l1 in (0.0, 0.05):
+        model = nn.Linear(10, 1, backend=backend)
+        model.load_state_dict(start)
+        fit(model, optim.SGD(model.parameters(), lr=0.1), F.mse_loss, batches, 1, l1=l1)
+        after[l1] = model.state_dict()
+    for name in ("weight", "bias"):  # one SGD step: the L1 term moves w by -lr * l1 * sign(w)
+        np.testing.assert_allclose(after[0.05][name] - after[0.0][name],
+                                   -0.1 * 0.05 * np.sign(start[name]), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("make_opt", [
+    lambda o, p: o.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3),
+    lambda o, p: o.Adam(p, lr=0.01)], ids=["sgd", "adam"])
+def test_mlp_with_batchnorm_and_dropout_trains_like_pytorch(make_opt, backend, rng):
+    torch = pytest.importorskip("torch")
+    theirs = torch_twin(torch, torch.float64)
+    ours = our_twin(backend)
+    ours.load_state_dict(theirs.state_dict())  # the same starting weights
+    opt_ours, opt_theirs = make_opt(optim, ours.parameters()), make_opt(torch.optim,
+                                                                       theirs.parameters())
+    for _ in range(5):
+        x = rng.standard_normal((24, 12))
+        y = rng.integers(0, 3, 24)
+        opt_ours.zero_grad()
+        opt_theirs.zero_grad()
+        F.cross_entropy(ours(tensor(x, backend)), Tensor(y, backend=backend)).backward()
+        torch.nn.functional.cross_entropy(theirs(torch.tensor(x)), torch.tensor(y)).backward()
+        opt_ours.step()
+        opt_theirs.step()
+    # 1e-8, not 1e-12: a bias feeding batchnorm has a true gradient of 0, so both frameworks
+    # see rounding noise (~1e-17) there, which Adam's normalisation amplifies to ~1e-10.
+    theirs_state = theirs.state_dict()
+    for name, value in ours.state_dict().items():
+        np.testing.assert_allclose(value, theirs_state[name].numpy(), rtol=1e-8, atol=1e-8,
+                                   err_msg=name)

@@ -1,0 +1,76 @@
+"""A small training loop with the founding material's regularisers: dropout lives in the model,
+L2 is the optimizer's ``weight_decay``, L1 is ``l1=`` here, and early stopping is
+``EarlyStopping``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .autograd import no_grad
+from .nn.functional import l1_penalty
+from .nn.modules import Module
+from .optim import Optimizer
+from .tensor import Tensor
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved by more than ``min_delta`` for
+    ``patience`` epochs in a row, remembering the best weights to restore."""
+
+    def __init__(self, patience: int = 3, min_delta: float = 0.0) -> None:
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"EarlyStopping: patience must be a positive int, got {patience!r}")
+        self.patience, self.min_delta = patience, min_delta
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.best_state: dict[str, Any] | None = None
+        self.bad_epochs = 0
+
+    def step(self, model: Module, val_loss: float, epoch: int) -> bool:
+        """Record an epoch's validation loss; True when training should stop."""
+        if self.best is None or val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
+            self.best_state = model.state_dict()
+            return False
+        self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+    def restore(self, model: Module) -> None:
+        """Load the best weights seen back into ``model``."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Tensor],
+        batches: Iterable[tuple[Tensor, Any]], epochs: int, *,
+        validation: tuple[Tensor, Any] | None = None, l1: float = 0.0,
+        early_stopping: EarlyStopping | None = None) -> list[dict[str, float]]:
+    """Train for up to ``epochs`` passes over ``batches`` (re-iterable (x, y) pairs): loss
+    ``loss_fn(model(x), y)`` plus ``l1 * sum|w|``. Returns one record per epoch with the mean
+    training loss and, given ``validation``, the validation loss in inference mode. With
+    ``early_stopping`` (needs ``validation``) it stops early and restores the best weights."""
+    if early_stopping is not None and validation is None:
+        raise ValueError("fit: early_stopping needs validation data")
+    history: list[dict[str, float]] = []
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total, count = 0.0, 0
+        for x, y in batches:
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            objective = loss + l1 * l1_penalty(model.parameters()) if l1 else loss
+            objective.backward()
+            optimizer.step()
+            total, count = total + loss.item() * len(x), count + len(x)
+        record = {"epoch": epoch, "train_loss": total / max(count, 1)}
+        if validation is not None:
+            model.eval()
+            with no_grad():
+                record["val_loss"] = loss_fn(model(validation[0]), validation[1]).item()
+        history.append(record)
+        if early_stopping is not None and early_stopping.step(model, record["val_loss"], epoch):
+            break
+    if early_stopping is not None:
+        early_stopping.restore(model)
+    return history
