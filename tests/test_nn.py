@@ -273,3 +273,16 @@ def test_load_state_dict_non_strict_reports_the_differences(backend):
     state["extra"] = np.zeros(1)
     result = model.load_state_dict(state, strict=False)
     assert result.missing_keys == ["8.weight", "8.bias"] and result.unexpected_keys == ["extra"]
+
+
+def test_activation_and_flatten_modules_and_functions(backend):
+    x = tensor([[-2.0, 0.0], [1.0, 3.0]], backend)
+    relu = [[0.0, 0.0], [1.0, 3.0]]
+    sigmoid = (1 / (1 + np.exp(-host(x)))).tolist()
+    assert host(nn.ReLU()(x)).tolist() == relu and host(F.relu(x)).tolist() == relu
+    np.testing.assert_allclose(host(nn.Sigmoid()(x)), sigmoid, rtol=1e-15)
+    np.testing.assert_allclose(host(F.sigmoid(x)), sigmoid, rtol=1e-15)
+    assert nn.Flatten()(Tensor.zeros(2, 3, 4, backend=backend)).shape == (2, 12)
+    assert nn.Flatten(0)(Tensor.zeros(2, 3, backend=backend)).shape == (6,)
+    with pytest.raises(TypeError, match="relu: expected a Tensor, got list"):
+        F.relu([1.0])
