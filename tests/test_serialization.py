@@ -96,3 +96,14 @@ def test_load_never_unpickles(tmp_path):
     np.savez(tmp_path / "pickled.npz", payload=np.array([{"evil": 1}], dtype=object))
     with pytest.raises(ValueError, match="unreadable entry.*allow_pickle=False"):
         td.load(tmp_path / "pickled.npz")
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        td.save({"w": np.zeros(2)}, tmp_path / "model.npz")
+        td.save_graph(Tensor([1.0], requires_grad=True) * 2, tmp_path / "graph.dot")
+    finally:
+        os.umask(mask)
+    for name in ("model.npz", "graph.dot"):  # not mkstemp's private 0600
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o644

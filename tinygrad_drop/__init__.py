@@ -10,6 +10,7 @@ from .backends import manual_seed
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import load, save
 from .tensor import Tensor
+from .viz import draw_graph, save_graph
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,6 @@ def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
     return backends.get(backend).new_generator(seed)
 
 
-__all__ = ["GradcheckError", "Tensor", "backends", "generator", "gradcheck", "is_grad_enabled",
-           "load", "manual_seed", "nn", "no_grad", "optim", "save", "training",
-           "__version__"]
+__all__ = ["GradcheckError", "Tensor", "backends", "draw_graph", "generator", "gradcheck",
+           "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "optim", "save",
+           "save_graph", "training", "__version__"]

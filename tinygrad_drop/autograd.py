@@ -1,10 +1,11 @@
 """Reverse-mode autograd: the Op base class, graph recording, backward, no_grad, unbroadcast.
 
 An op node records, for each input, either the op that produced it or the leaf Tensor (or None
-where no gradient is wanted) plus the input's shape and dtype. It does not hold the input
-tensors themselves, so intermediate activations are freed as soon as nothing but the graph
-refers to them; an op keeps only what its backward needs, in ``self.saved``, and its
-attributes (axis, p, ...) as plain attributes that outlive backward for the graph drawing.
+where no gradient is wanted) plus the input's shape, dtype, array namespace and name. It does
+not hold the input tensors themselves, so intermediate activations are freed as soon as
+nothing but the graph refers to them; an op keeps only what its backward needs, in
+``self.saved``, and its attributes (axis, p, ...) as plain attributes that outlive backward
+for the graph drawing.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Op:
             for x in inputs:
                 if isinstance(x, Tensor):
                     parents.append((x.grad_fn or x) if x.requires_grad else None)
-                    meta.append((x.data.shape, x.data.dtype, x._backend.xp))
+                    meta.append((x.data.shape, x.data.dtype, x._backend.xp, x.name))
                 else:
                     parents.append(None)
                     meta.append(None)
@@ -195,7 +196,7 @@ def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
         for parent, meta, g in zip(op.parents, op.input_meta, in_grads, strict=True):
             if parent is None or g is None:
                 continue
-            shape, dtype, xp = meta
+            shape, dtype, xp, _ = meta
             if g.shape != shape:
                 g = unbroadcast(xp, g, shape)
             if g.dtype != dtype:

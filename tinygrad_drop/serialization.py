@@ -6,13 +6,13 @@ A host-side module (files, not tensor math), so it uses NumPy directly.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from ._files import atomic_write
 from .tensor import Tensor
 
 
@@ -29,19 +29,14 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
             raise TypeError(f"save: {name!r} is not a numeric array (dtype {array.dtype}); "
                             "only numbers are saved, never pickled objects")
         arrays[name] = array
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as file, zipfile.ZipFile(file, "w") as archive:
+
+    def write(temporary: str) -> None:
+        with zipfile.ZipFile(temporary, "w") as archive:
             for name, array in arrays.items():
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+
+    atomic_write(path, write)
 
 
 def load(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,8 @@ from .ops import (
 )
 
 _DEFAULT_FLOAT = "float32"
+GRAPH_ENV_VAR = "TINYGRAD_DROP_GRAPH"
+_graph_saved = False  # TINYGRAD_DROP_GRAPH saves only the first backward of the process
 
 
 def _shape_arg(shape: tuple[Any, ...], what: str) -> tuple[int, ...]:
@@ -225,6 +228,8 @@ class Tensor:
             raise ValueError(f"backward: grad has shape {tuple(g.shape)} but the tensor has "
                              f"shape {self.shape}")
         run_backward(self, g, retain_graph)
+        if os.environ.get(GRAPH_ENV_VAR) and not _graph_saved:
+            _save_first_graph(self)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no grad)."""
@@ -380,6 +385,15 @@ class Tensor:
         be = _backends.get(backend)
         data = be.xp.arange(n, dtype=be.dtype(dtype or "int64"))
         return cls._wrap(data, be, False, None).requires_grad_(requires_grad)
+
+
+def _save_first_graph(root: Tensor) -> None:
+    """Draw the graph of the process's first backward to ``$TINYGRAD_DROP_GRAPH``."""
+    global _graph_saved
+    _graph_saved = True
+    from .viz import save_graph
+
+    save_graph(root, os.environ[GRAPH_ENV_VAR], show_grads=True)
 
 
 def _take_axis(index: tuple[Any, ...]) -> int | None:

@@ -33,11 +33,19 @@ class Module:
         for table in (self._parameters, self._buffers, self._modules, self.__dict__):
             table.pop(name, None)
         if isinstance(value, Module):
-            self._modules[name] = value
+            self._add_module(name, value)
         elif isinstance(value, Tensor) and value.requires_grad:
             self._parameters[name] = value
+            value.name = name
         else:
             object.__setattr__(self, name, value)
+
+    def _add_module(self, name: str, module: Module) -> None:
+        """Register a child and name its tensors by their path from here (``0.weight``), so
+        graph drawings show where each parameter lives."""
+        self._modules[name] = module
+        for path, t in module._state_tensors().items():
+            t.name = f"{name}.{path}"
 
     def __getattr__(self, name: str) -> Any:
         for table in ("_parameters", "_buffers", "_modules"):
@@ -49,6 +57,8 @@ class Module:
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
         """Non-trainable state saved with the model (running statistics, counters)."""
         self._buffers[name] = tensor
+        if tensor is not None:
+            tensor.name = name
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; subclasses define it."""
@@ -279,7 +289,7 @@ class BatchNorm1d(Module):
                                  Tensor(0, dtype="int64", backend=backend))
 
     def forward(self, x: Tensor) -> Tensor:
-        factor = 0.0
+        factor = self.momentum  # shown in the graph; only applied when updating statistics
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
             factor = self.momentum
@@ -305,7 +315,7 @@ class Sequential(Module):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, "
                                 "not a Module")
-            self._modules[str(i)] = module
+            self._add_module(str(i), module)
 
     def forward(self, x: Any) -> Any:
         for module in self._modules.values():
