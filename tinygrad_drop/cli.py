@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__, backends
+from .viz import GraphvizMissing
 
 
 def info(_args: argparse.Namespace) -> int:
@@ -59,6 +60,112 @@ def graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rates(text: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in text.split(","))
+
+
+def _config(args: argparse.Namespace, **changes: object) -> object:
+    from .experiment import Config
+
+    fields = dict(dataset=args.dataset, hidden=args.hidden, dropout=args.dropout,
+                  mode=args.mode, batchnorm=args.bn, epochs=args.epochs, lr=args.lr,
+                  batch_size=args.batch_size, momentum=args.momentum,
+                  weight_decay=args.weight_decay, l1=args.l1, early_stopping=args.early_stopping,
+                  seed=args.seed, backend=args.backend, limit=args.limit)
+    fields.update(changes)
+    return Config(**fields)
+
+
+def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"])
+    p.add_argument("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")),
+                   default=(256, 256), help="hidden layer widths (default 256,256)")
+    p.add_argument("--dropout", type=_rates, default=(0.2, 0.5),
+                   help="drop rate per hidden layer (default 0.2,0.5)")
+    p.add_argument("--mode", default="inverted", choices=["inverted", "vanilla"])
+    p.add_argument("--bn", action="store_true", help="batchnorm after each hidden linear layer")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=0.5)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 regularisation")
+    p.add_argument("--l1", type=float, default=0.0, help="L1 regularisation strength")
+    p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without validation improvement (0: off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def train(args: argparse.Namespace) -> int:
+    """Train one model, printing loss and train/test accuracy per epoch."""
+    from . import experiment, serialization
+
+    config = _config(args, name="model")
+    if len(config.dropout) != len(config.hidden):
+        raise SystemExit(f"--dropout needs one rate per hidden layer ({len(config.hidden)})")
+    arrays = experiment.load(config.dataset, config.limit)
+    result = experiment.run(config, arrays, progress=not args.no_progress)
+    for r in result["history"]:
+        print(f"epoch {r['epoch']:3d}  loss {r['train_loss']:.4f}  train acc "
+              f"{r['train_accuracy']:.4f}  test acc {r['test_accuracy']:.4f}  "
+              f"({r['seconds']:.2f} s)")
+    if args.save:
+        serialization.save(result["model"].state_dict(), args.save)
+        print(f"saved the weights to {args.save}")
+    return 0
+
+
+REGULARISERS = {
+    "l2": dict(name="L2 (weight decay 5e-4)", dropout=(0.0, 0.0), weight_decay=5e-4),
+    "l1": dict(name="L1 (1e-5)", dropout=(0.0, 0.0), l1=1e-5),
+    "early": dict(name="early stopping (3)", dropout=(0.0, 0.0), early_stopping=3),
+    "bn": dict(name="dropout + batchnorm", batchnorm=True),
+}
+
+
+def _regularisers(text: str) -> list[str]:
+    keys = [v for v in text.split(",") if v]
+    unknown = [k for k in keys if k not in REGULARISERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; choose from "
+                                         f"{', '.join(REGULARISERS)}")
+    return keys
+
+
+def compare(args: argparse.Namespace) -> int:
+    """Train the same architecture without and with dropout (and other regularisers), then
+    write the curves (PNG), the numbers (JSON) and print a summary table."""
+    import os
+
+    from . import experiment, report
+
+    runs = [_config(args, name="no dropout", dropout=tuple(0.0 for _ in args.hidden)),
+            _config(args, name=f"dropout {','.join(f'{p:g}' for p in args.dropout)}")]
+    for key in args.also:
+        runs.append(_config(args, **REGULARISERS[key]))
+    arrays = experiment.load(args.dataset, args.limit)
+    print(f"{args.dataset}: {len(arrays[0])} training and {len(arrays[2])} test images; "
+          f"MLP 784-{'-'.join(map(str, args.hidden))}-10, SGD lr {args.lr}, "
+          f"batch {args.batch_size}, {args.epochs} epochs")
+    results = []
+    for config in runs:
+        results.append(experiment.run(config, arrays, progress=not args.no_progress))
+        print(report.table(results[-1:]).splitlines()[1], flush=True)
+    os.makedirs(args.out_dir, exist_ok=True)
+    json_path = os.path.join(args.out_dir, "compare.json")
+    png_path = os.path.join(args.out_dir, "compare.png")
+    report.write_json(results, json_path)
+    title = (f"{args.dataset}: MLP 784-{'-'.join(map(str, args.hidden))}-10, with and without "
+             "dropout")
+    drew = report.plot_curves(results, png_path, title)
+    print("\n" + report.table(results))
+    print(f"\nwrote {json_path}" + (f" and {png_path}" if drew else
+                                     " (no PNG: pip install matplotlib)"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -76,10 +183,26 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=graph)
+    t = sub.add_parser("train", help="train one MLP on Fashion-MNIST (or MNIST)")
+    _add_training_flags(t)
+    t.add_argument("--save", help="write the trained weights to this .npz file")
+    t.set_defaults(run=train)
+    c = sub.add_parser("compare", help="the founding experiment: with vs without dropout, "
+                                       "train and test curves")
+    _add_training_flags(c)
+    c.add_argument("--also", type=_regularisers, default=[],
+                   help=f"more runs: comma-separated from {', '.join(REGULARISERS)}")
+    c.add_argument("--out-dir", default="results", help="where compare.png and .json go")
+    c.set_defaults(run=compare)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tinygrad-drop``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except (FileNotFoundError, ValueError, backends.BackendUnavailableError,
+            GraphvizMissing) as exc:  # the user's to fix: a message, not a traceback
+        print(f"tinygrad-drop: {exc}", file=sys.stderr)
+        return 1

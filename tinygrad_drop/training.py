@@ -4,6 +4,7 @@ L2 is the optimizer's ``weight_decay``, L1 is ``l1=`` here, and early stopping i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -45,29 +46,37 @@ class EarlyStopping:
 def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Tensor],
         batches: Iterable[tuple[Tensor, Any]], epochs: int, *,
         validation: tuple[Tensor, Any] | None = None, l1: float = 0.0,
-        early_stopping: EarlyStopping | None = None) -> list[dict[str, float]]:
+        early_stopping: EarlyStopping | None = None,
+        progress: Callable[[Iterable, int], Iterable] | None = None,
+        on_epoch: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
     """Train for up to ``epochs`` passes over ``batches`` (re-iterable (x, y) pairs): loss
     ``loss_fn(model(x), y)`` plus ``l1 * sum|w|``. Returns one record per epoch with the mean
-    training loss and, given ``validation``, the validation loss in inference mode. With
-    ``early_stopping`` (needs ``validation``) it stops early and restores the best weights."""
+    training loss, the seconds it took and, given ``validation``, the validation loss in
+    inference mode. With ``early_stopping`` (needs ``validation``) it stops early and restores
+    the best weights. ``progress(batches, epoch)`` may wrap the batches (a progress bar);
+    ``on_epoch(record)`` runs after each epoch and may add to the record."""
     if early_stopping is not None and validation is None:
         raise ValueError("fit: early_stopping needs validation data")
     history: list[dict[str, float]] = []
     for epoch in range(1, epochs + 1):
         model.train()
         total, count = 0.0, 0
-        for x, y in batches:
+        started = time.perf_counter()
+        for x, y in (progress(batches, epoch) if progress else batches):
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             objective = loss + l1 * l1_penalty(model.parameters()) if l1 else loss
             objective.backward()
             optimizer.step()
             total, count = total + loss.item() * len(x), count + len(x)
-        record = {"epoch": epoch, "train_loss": total / max(count, 1)}
+        record = {"epoch": epoch, "train_loss": total / max(count, 1),
+                  "seconds": time.perf_counter() - started}
         if validation is not None:
             model.eval()
             with no_grad():
                 record["val_loss"] = loss_fn(model(validation[0]), validation[1]).item()
+        if on_epoch is not None:
+            on_epoch(record)
         history.append(record)
         if early_stopping is not None and early_stopping.step(model, record["val_loss"], epoch):
             break

@@ -39,6 +39,10 @@ LEGEND = {"parameter": "parameter (trained)", "input": "input (no gradient)",
 _KIND_OF_OP = {"dropout": "stochastic", "batch_norm": "normalisation"}
 
 
+class GraphvizMissing(RuntimeError):
+    """Graphviz's ``dot`` program is needed for this format and is not on PATH."""
+
+
 @dataclass
 class GraphSpec:
     """Nodes (id, label, kind) and edges (from id, to id) of a drawing."""
@@ -196,7 +200,7 @@ def save_graph(root: Tensor, path: str | os.PathLike, **kw: Any) -> str:
                          ".png, .pdf or .dot")
     dot = shutil.which("dot")
     if dot is None:
-        raise RuntimeError(f"save_graph: cannot write {path!r}: {INSTALL_HINT}; "
+        raise GraphvizMissing(f"save_graph: cannot write {path!r}: {INSTALL_HINT}; "
                            "or save a .dot file, which needs nothing")
 
     def render(temporary: str) -> None:

@@ -1,0 +1,79 @@
+"""`tinygrad-drop train` and `compare` on a small generated dataset (never the network)."""
+
+import json
+
+import pytest
+from idx_files import write_dataset
+
+import tinygrad_drop as td
+from tinygrad_drop import cli, models
+
+
+@pytest.fixture
+def small_data(tmp_path, monkeypatch):
+    write_dataset(tmp_path / "data" / "fashion-mnist", n_train=400, n_test=100)
+    monkeypatch.setenv("TINYGRAD_DROP_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_train_prints_epochs_and_saves_a_loadable_checkpoint(small_data, capsys):
+    path = small_data / "model.npz"
+    assert cli.main(["train", "--epochs", "2", "--hidden", "32,16", "--lr", "0.1",
+                     "--batch-size", "50", "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("train acc") == 2 and "epoch   2" in out and "saved the weights" in out
+    model = models.mlp(hidden=(32, 16))
+    model.load_state_dict(td.load(path))
+    assert list(td.load(path)) == [n for n, _ in model.named_parameters()]
+
+
+def test_compare_writes_curves_json_and_a_table(small_data, capsys):
+    out_dir = small_data / "results"
+    assert cli.main(["compare", "--epochs", "3", "--hidden", "32,32", "--lr", "0.1",
+                     "--batch-size", "50", "--also", "l2,l1,early,bn", "--out-dir",
+                     str(out_dir), "--no-progress"]) == 0
+    runs = json.loads((out_dir / "compare.json").read_text())
+    names = [r["config"]["name"] for r in runs]
+    assert names == ["no dropout", "dropout 0.2,0.5", "L2 (weight decay 5e-4)", "L1 (1e-5)",
+                     "early stopping (3)", "dropout + batchnorm"]
+    assert runs[0]["config"]["dropout"] == [0.0, 0.0] and runs[1]["config"]["dropout"] == [
+        0.2, 0.5]
+    assert runs[2]["config"]["weight_decay"] == 5e-4 and runs[5]["config"]["batchnorm"]
+    for run in runs:
+        history = run["history"]
+        assert 1 <= len(history) <= 3 and [r["epoch"] for r in history] == list(
+            range(1, len(history) + 1))
+        for record in history:
+            for key in ("train_accuracy", "test_accuracy"):
+                assert 0.0 <= record[key] <= 1.0
+            assert record["train_loss"] > 0 and record["seconds"] > 0
+        best = max(r["test_accuracy"] for r in history)
+        assert run["summary"]["best_test_accuracy"] == best
+    assert max(r["history"][-1]["test_accuracy"] for r in runs) > 0.5  # the data is learnable
+    pytest.importorskip("matplotlib")
+    assert (out_dir / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = capsys.readouterr().out
+    assert "best test (epoch)" in table and "dropout + batchnorm" in table
+
+
+def test_compare_shows_progress_bars_and_rejects_unknown_runs(small_data, capsys):
+    assert cli.main(["compare", "--epochs", "1", "--hidden", "16,16", "--out-dir",
+                     str(small_data / "r")]) == 0
+    assert "no dropout 1/1" in capsys.readouterr().err  # tqdm writes to stderr
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--also", "dropconnect"])
+    assert "unknown dropconnect; choose from l2, l1, early, bn" in capsys.readouterr().err
+
+
+def test_train_with_missing_data_explains_how_to_get_it(tmp_path, monkeypatch, capsys):
+    from tinygrad_drop import data
+    monkeypatch.setenv("TINYGRAD_DROP_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "DEBIAN_ROOT", tmp_path / "debian")
+    monkeypatch.setattr(data, "FASHION_MNIST", data.DatasetInfo(
+        "fashion-mnist", (tmp_path / "offline").as_uri() + "/", data.FASHION_MNIST.md5,
+        "dataset-fashion-mnist"))
+    assert cli.main(["train", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tinygrad-drop: fashion-mnist: train-images-idx3-ubyte.gz was not")
+    assert "apt-get install dataset-fashion-mnist" in err and "Traceback" not in err

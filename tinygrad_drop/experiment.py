@@ -1,0 +1,123 @@
+"""The founding experiment: an MLP 784-256-256-10 on Fashion-MNIST, with and without dropout
+(and the other regularisers), trained with plain SGD and measured every epoch."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from . import data, models
+from .autograd import no_grad
+from .backends import manual_seed
+from .nn import functional as F
+from .optim import SGD
+from .tensor import Tensor
+from .training import EarlyStopping, fit
+
+
+@dataclasses.dataclass
+class Config:
+    """One training run. The defaults are the founding material's setup."""
+
+    name: str = "dropout"
+    dataset: str = "fashion-mnist"
+    hidden: tuple[int, ...] = (256, 256)
+    dropout: tuple[float, ...] = (0.2, 0.5)
+    mode: str = "inverted"
+    batchnorm: bool = False
+    epochs: int = 10
+    lr: float = 0.5
+    batch_size: int = 256
+    init_std: float = 0.01
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    early_stopping: int = 0  # patience in epochs; 0 = off
+    seed: int = 0
+    backend: str | None = None
+    limit: int | None = None  # train on the first N examples only
+
+
+DATASETS = {"fashion-mnist": data.fashion_mnist, "mnist": data.mnist}
+
+
+def load(dataset: str, limit: int | None = None) -> tuple[np.ndarray, ...]:
+    """(x_train, y_train, x_test, y_test) of ``dataset``, the training set cut to ``limit``."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    x, y = DATASETS[dataset]("train")
+    x_test, y_test = DATASETS[dataset]("test")
+    return (x[:limit], y[:limit], x_test, y_test) if limit else (x, y, x_test, y_test)
+
+
+@no_grad()
+def evaluate(model: Any, x: np.ndarray, y: np.ndarray, backend: str | None = None,
+             chunk: int = 10_000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` in inference mode."""
+    model.eval()
+    loss, correct = 0.0, 0
+    for start in range(0, len(x), chunk):
+        logits = model(Tensor(x[start:start + chunk], backend=backend))
+        labels = y[start:start + chunk]
+        loss += F.cross_entropy(logits, Tensor(labels, backend=backend), reduction="sum").item()
+        correct += int((logits.numpy().argmax(axis=1) == labels).sum())
+    return loss / len(x), correct / len(x)
+
+
+def run(config: Config, arrays: tuple[np.ndarray, ...], *, progress: bool = False
+        ) -> dict[str, Any]:
+    """Train ``config`` on ``arrays`` and return the config, the per-epoch history (train and
+    test loss/accuracy in inference mode, seconds of training) and the model."""
+    manual_seed(config.seed)
+    x, y, x_test, y_test = arrays
+    validation = None
+    if config.early_stopping:  # hold out the last tenth of the training set to decide
+        cut = len(x) * 9 // 10
+        validation = (Tensor(x[cut:], backend=config.backend),
+                      Tensor(y[cut:], backend=config.backend))
+        x, y = x[:cut], y[:cut]
+    model = models.mlp(x.shape[1], config.hidden, int(y.max()) + 1, config.dropout,
+                       mode=config.mode, batchnorm=config.batchnorm,
+                       init_std=config.init_std, backend=config.backend)
+    optimizer = SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                    weight_decay=config.weight_decay)
+    loader = data.DataLoader(x, y, config.batch_size, shuffle=True, seed=config.seed,
+                             backend=config.backend)
+
+    def measure(record: dict[str, float]) -> None:
+        record["running_loss"] = record["train_loss"]  # averaged over batches, dropout on
+        record["train_loss"], record["train_accuracy"] = evaluate(model, x, y, config.backend)
+        record["test_loss"], record["test_accuracy"] = evaluate(model, x_test, y_test,
+                                                                config.backend)
+
+    history = fit(model, optimizer, F.cross_entropy, loader, config.epochs,
+                  validation=validation, l1=config.l1,
+                  early_stopping=EarlyStopping(config.early_stopping)
+                  if config.early_stopping else None,
+                  progress=_progress_bar(config, len(loader)) if progress else None,
+                  on_epoch=measure)
+    return {"config": dataclasses.asdict(config), "history": history, "model": model}
+
+
+def _progress_bar(config: Config, total: int):
+    from tqdm import tqdm
+
+    def wrap(batches: Iterable, epoch: int) -> Iterable:
+        return tqdm(batches, total=total, desc=f"{config.name} {epoch}/{config.epochs}",
+                    unit="batch", leave=False, dynamic_ncols=True)
+    return wrap
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """Last-epoch and best test accuracy, the train-test gap and seconds per epoch."""
+    history = result["history"]
+    last = history[-1]
+    best = max(history, key=lambda r: r["test_accuracy"])
+    return {"name": result["config"]["name"], "epochs": len(history),
+            "train_accuracy": last["train_accuracy"], "test_accuracy": last["test_accuracy"],
+            "best_test_accuracy": best["test_accuracy"], "best_epoch": best["epoch"],
+            "gap": last["train_accuracy"] - last["test_accuracy"],
+            "seconds_per_epoch": sum(r["seconds"] for r in history) / len(history)}
