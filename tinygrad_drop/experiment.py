@@ -7,8 +7,6 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from . import data, models
 from .autograd import no_grad
 from .backends import manual_seed
@@ -44,7 +42,7 @@ class Config:
 DATASETS = {"fashion-mnist": data.fashion_mnist, "mnist": data.mnist}
 
 
-def load(dataset: str, limit: int | None = None) -> tuple[np.ndarray, ...]:
+def load(dataset: str, limit: int | None = None) -> tuple[Any, ...]:
     """(x_train, y_train, x_test, y_test) of ``dataset``, the training set cut to ``limit``."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
@@ -54,7 +52,7 @@ def load(dataset: str, limit: int | None = None) -> tuple[np.ndarray, ...]:
 
 
 @no_grad()
-def evaluate(model: Any, x: np.ndarray, y: np.ndarray, backend: str | None = None,
+def evaluate(model: Any, x: Any, y: Any, backend: str | None = None,
              chunk: int = 10_000) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` in inference mode."""
     model.eval()
@@ -67,7 +65,7 @@ def evaluate(model: Any, x: np.ndarray, y: np.ndarray, backend: str | None = Non
     return loss / len(x), correct / len(x)
 
 
-def run(config: Config, arrays: tuple[np.ndarray, ...], *, progress: bool = False
+def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
         ) -> dict[str, Any]:
     """Train ``config`` on ``arrays`` and return the config, the per-epoch history (train and
     test loss/accuracy in inference mode, seconds of training) and the model."""
