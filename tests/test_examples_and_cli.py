@@ -1,6 +1,7 @@
 """The examples learn what they claim; the command line reports versions and backends."""
 
 import importlib.util
+import math
 import os
 import pathlib
 import subprocess
@@ -72,3 +73,49 @@ def test_mc_dropout_spread_grows_away_from_the_data(backend, monkeypatch, tmp_pa
     assert data < gap and data < beyond
     pytest.importorskip("matplotlib")
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+REAL_FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture
+def generated_fashion(tmp_path, monkeypatch):
+    from idx_files import write_dataset
+    write_dataset(tmp_path / "fashion-mnist", n_train=3000, n_test=300)
+    monkeypatch.setenv("TINYGRAD_DROP_DATA", str(tmp_path))
+
+
+def test_d2l_example_learns_from_scratch_and_concisely(generated_fashion, capsys):
+    results = load_example("d2l_dropout_mlp").main(epochs=3)
+    assert list(results) == ["from scratch", "nn.Sequential"]
+    for accuracies in results.values():
+        assert len(accuracies) == 3 and accuracies[-1] > 0.9  # the generated classes are easy
+    assert "test accuracy per epoch" in capsys.readouterr().out
+
+
+def test_keep_prob_example_shows_the_two_spellings_and_the_mix_up(capsys):
+    fractions = list(load_example("keep_prob_vs_rate").main(n=200_000).values())
+    sd = math.sqrt(0.16 / 200_000)
+    assert abs(fractions[0] - 0.2) < 5 * sd and fractions[0] == fractions[1]
+    assert abs(fractions[2] - 0.8) < 5 * sd
+    assert "identical element by element: True" in capsys.readouterr().out
+
+
+def test_overfitting_example_writes_both_curves(generated_fashion, tmp_path):
+    picture = tmp_path / "curves.png"
+    results = load_example("overfitting_curves").main(images=300, epochs=3, out=str(picture))
+    assert [r["config"]["name"] for r in results] == ["no dropout", "dropout 0.2,0.5"]
+    assert all(len(r["history"]) == 3 for r in results)
+    pytest.importorskip("matplotlib")
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not REAL_FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_on_real_data_dropout_keeps_the_test_loss_from_running_away(monkeypatch):
+    monkeypatch.delenv("TINYGRAD_DROP_DATA", raising=False)
+    plain, dropout = load_example("overfitting_curves").main(out=None)
+    assert plain["history"][-1]["train_accuracy"] > 0.97  # memorised its 1 000 images
+    assert dropout["history"][-1]["test_loss"] < plain["history"][-1]["test_loss"]
+    gap = [r["history"][-1]["train_accuracy"] - r["history"][-1]["test_accuracy"]
+           for r in (plain, dropout)]
+    assert gap[1] < gap[0]
