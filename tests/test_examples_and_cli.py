@@ -119,3 +119,16 @@ def test_on_real_data_dropout_keeps_the_test_loss_from_running_away(monkeypatch)
     gap = [r["history"][-1]["train_accuracy"] - r["history"][-1]["test_accuracy"]
            for r in (plain, dropout)]
     assert gap[1] < gap[0]
+
+
+def test_cli_gradcheck_passes_every_op_and_reports_a_broken_one(backend, capsys, monkeypatch):
+    from tinygrad_drop import cli
+    from tinygrad_drop.ops.elementwise import Sigmoid
+
+    assert cli.main(["gradcheck", "--backend", backend]) == 0
+    out = capsys.readouterr().out
+    assert out.count("  ok   ") == 12 and "all gradients agree" in out
+    monkeypatch.setattr(Sigmoid, "backward", lambda self, g: (g * 0.5,))
+    assert cli.main(["gradcheck", "--backend", backend]) == 1
+    out = capsys.readouterr().out
+    assert "  FAIL sigmoid" in out and "1 op(s) disagree" in out

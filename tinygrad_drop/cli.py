@@ -60,6 +60,49 @@ def graph(args: argparse.Namespace) -> int:
     return 0
 
 
+def gradcheck_ops(args: argparse.Namespace) -> int:
+    """Check every named op's gradient against finite differences on one backend."""
+    from . import Tensor, gradcheck, manual_seed
+    from .nn import functional as F
+
+    manual_seed(args.seed)
+    be = args.backend
+
+    def t(*shape: int) -> Tensor:
+        return Tensor.randn(*shape, dtype="float64", backend=be, requires_grad=True)
+
+    stats = (Tensor.zeros(4, dtype="float64", backend=be),
+             Tensor.ones(4, dtype="float64", backend=be))
+    checks = {
+        "linear": (F.linear, [t(5, 3), t(4, 3), t(4)]),
+        "relu": (lambda x: F.relu(x * x + 0.1), [t(3, 4)]),
+        "sigmoid": (F.sigmoid, [t(3, 4)]),
+        "dropout (inverted)": (lambda x: F.dropout(x, 0.3), [t(6, 5)]),
+        "dropout (vanilla)": (lambda x: F.dropout(x, 0.3, mode="vanilla"), [t(6, 5)]),
+        "dropout (vanilla, eval)": (lambda x: F.dropout(x, 0.3, False, mode="vanilla"),
+                                    [t(6, 5)]),
+        "batch_norm (train)": (lambda x, w, b: F.batch_norm(x, None, None, w, b, True),
+                               [t(6, 4), t(4), t(4)]),
+        "batch_norm (eval)": (lambda x, w, b: F.batch_norm(x, *stats, w, b), [t(6, 4), t(4),
+                                                                             t(4)]),
+        "cross_entropy": (lambda z: F.cross_entropy(z, Tensor([0, 2, 1, 3, 3], backend=be)),
+                          [t(5, 4)]),
+        "softmax": (lambda x: x.softmax(), [t(3, 5)]),
+        "matmul + sum + mean + max": (lambda a, b: (a @ b).max(1).sum() + (a @ b).mean(),
+                                      [t(3, 4), t(4, 5)]),
+        "large input (random directions)": (lambda x: F.dropout(x, 0.5).tanh(), [t(40, 30)]),
+    }
+    failures = 0
+    backend_name = Tensor.zeros(1, backend=be).backend
+    print(f"gradcheck on backend {backend_name!r} (float64 central differences)")
+    for name, (fn, inputs) in checks.items():
+        ok = gradcheck(fn, inputs, raise_exception=False)
+        failures += not ok
+        print(f"  {'ok  ' if ok else 'FAIL'} {name}")
+    print("all gradients agree" if not failures else f"{failures} op(s) disagree")
+    return 1 if failures else 0
+
+
 def _rates(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.split(","))
 
@@ -183,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=graph)
+    gc = sub.add_parser("gradcheck", help="check every named op's gradient numerically")
+    gc.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
+    gc.add_argument("--seed", type=int, default=0)
+    gc.set_defaults(run=gradcheck_ops)
     t = sub.add_parser("train", help="train one MLP on Fashion-MNIST (or MNIST)")
     _add_training_flags(t)
     t.add_argument("--save", help="write the trained weights to this .npz file")
