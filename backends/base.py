@@ -92,6 +92,10 @@ class Backend:
         out = self.xp.where(mask, x, 0)
         return out / divisor if divisor != 1 else out
 
+    def sum_rows(self, x: Any) -> Any:
+        """Sum of a 2-D array over axis 0 (bias gradients, batch statistics)."""
+        return self.xp.sum(x, axis=0)
+
     def owned(self, array: Any) -> Any:
         """``array`` if it is a writable, contiguous array of its own, else such a copy (leaf
         gradients must not be broadcast views). Backends that can tell override this."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,25 @@ import numpy as np
 from .base import Backend, Generator
 
 _UINT32_RANGE = 2 ** 32
+MALLOC_TUNING_ENV_VAR = "TINYGRAD_DROP_MALLOC_TUNING"
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+
+
+def tune_allocator() -> bool:
+    """Keep freed activation-sized arrays in glibc's heap instead of returning them to the OS.
+
+    By default glibc maps every allocation over 128 KiB afresh and unmaps it on free, so each
+    new 256x256 float32 array costs 64 page faults: measured here, a batchnorm forward took
+    300 us instead of 119 us. Raising the mmap threshold to 32 MiB and the trim threshold to
+    256 MiB lets a training step reuse the same memory. Process-wide; skipped where glibc is
+    absent and when $TINYGRAD_DROP_MALLOC_TUNING is 0. Returns whether it was applied."""
+    if os.environ.get(MALLOC_TUNING_ENV_VAR, "1") == "0":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 256 << 20))
 
 
 def keep_threshold(keep: float) -> int:
@@ -74,6 +95,11 @@ class NumpyBackend(Backend):
     name = "numpy"
     xp = np
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._ones: dict[tuple[int, Any], np.ndarray] = {}  # for sum_rows, by (rows, dtype)
+        self.allocator_tuned = tune_allocator()
+
     def asarray(self, data: Any, dtype: Any = None) -> np.ndarray:
         return np.asarray(data, dtype=None if dtype is None else self.dtype(dtype))
 
@@ -93,6 +119,16 @@ class NumpyBackend(Backend):
     def scatter_add(self, target: np.ndarray, index: Any, values: Any) -> np.ndarray:
         np.add.at(target, index, values)
         return target
+
+    def sum_rows(self, x: np.ndarray) -> np.ndarray:
+        # NumPy's axis-0 reduction is ~3x slower than a BLAS matrix-vector product here.
+        if x.ndim != 2 or x.dtype.kind != "f":
+            return np.sum(x, axis=0)
+        key = (x.shape[0], x.dtype)
+        ones = self._ones.get(key)
+        if ones is None:
+            ones = self._ones[key] = np.ones(x.shape[0], x.dtype)
+        return ones @ x
 
     def dropout_apply(self, x: np.ndarray, mask: np.ndarray, divisor: float) -> np.ndarray:
         out = np.multiply(x, mask)

@@ -182,3 +182,33 @@ def test_core_modules_never_import_numpy_or_cupy():
         if bad:
             offenders.append(f"{relative} imports {sorted(bad)}")
     assert PACKAGE.joinpath("tensor.py").exists() and not offenders, offenders
+
+
+FAULT_PROBE = """
+import resource, numpy as np
+import tinygrad_drop as td
+td.Tensor([1.0], backend="numpy")  # creating the backend applies the tuning
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(200):  # a step's temporaries: several 256 KiB arrays alive, then all freed
+    step = [np.ones((256, 256), np.float32) for _ in range(6)]
+    del step
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_numpy_backend_keeps_freed_arrays_for_reuse_instead_of_faulting_them_in_again():
+    import os
+    import subprocess
+    import sys
+
+    def faults(tuning):
+        env = dict(os.environ, TINYGRAD_DROP_MALLOC_TUNING=tuning)
+        out = subprocess.run([sys.executable, "-c", FAULT_PROBE], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return int(out.strip())
+
+    if not hasattr(__import__("ctypes").CDLL(None), "mallopt"):
+        pytest.skip("not glibc: no mallopt")
+    untuned, tuned = faults("0"), faults("1")
+    assert untuned > 200 * 64  # freed to the OS and faulted in again, step after step
+    assert tuned < 2000  # the same memory reused (only the first step faults it in)

@@ -61,10 +61,14 @@ class SGD(Optimizer):
             grad = grad + self.weight_decay * value
         if self.momentum:
             buf = state.get("momentum_buffer")
-            buf = grad if buf is None else self.momentum * buf + grad
+            if buf is None:
+                buf = p._backend.xp.asarray(grad, copy=True)  # never alias p.grad
+            else:
+                buf = self.momentum * buf + grad
             state["momentum_buffer"] = buf
             grad = grad + self.momentum * buf if self.nesterov else buf
-        return value - self.lr * grad
+        value -= self.lr * grad  # in place: no new parameter array per step
+        return value
 
 
 class Adam(Optimizer):
@@ -90,4 +94,5 @@ class Adam(Optimizer):
         m = state["exp_avg"] = m + (1 - b1) * (grad - m)  # PyTorch's lerp form
         v = state["exp_avg_sq"] = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * grad * grad
         denom = p._backend.xp.sqrt(v) / math.sqrt(1 - b2 ** step) + self.eps
-        return value - (self.lr / (1 - b1 ** step)) * (m / denom)
+        value -= (self.lr / (1 - b1 ** step)) * (m / denom)
+        return value

@@ -117,7 +117,9 @@ class Linear(Op):
         self.out_features, self.in_features = weight.shape
         self.saved = (x, weight)
         out = xp.matmul(x, xp.matrix_transpose(weight))
-        return out + bias if bias is not None else out
+        if bias is not None:
+            out += bias  # in place: the matmul output is ours
+        return out
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
         xp = self.backend.xp
@@ -127,7 +129,7 @@ class Linear(Op):
         gx = xp.matmul(g, weight) if need_x else None
         x2 = xp.reshape(x, (-1, x.shape[-1]))
         gw = xp.matmul(xp.matrix_transpose(g2), x2) if need_w else None
-        gb = xp.sum(g2, axis=0) if need_b else None
+        gb = self.backend.sum_rows(g2) if need_b else None
         return gx, gw, gb
 
 
@@ -159,13 +161,14 @@ class BatchNorm(Op):
         stat_shape = (1, channels) if x.ndim == 2 else (1, channels, 1)
         count = x.shape[0] * (1 if x.ndim == 2 else x.shape[2])
         use_batch = self.training or self.running_mean is None
+        self.stat_shape, self.count = stat_shape, count
         if use_batch:
             if count <= 1:
                 raise ValueError(f"batch_norm: expected more than 1 value per channel when "
                                  f"training, got input of shape {x.shape}")
-            mean = xp.mean(x, axis=self.axes, keepdims=True)
+            mean = self._batch_mean(x)
             centred = x - mean
-            var = xp.mean(centred * centred, axis=self.axes, keepdims=True)
+            var = self._batch_mean(centred * centred)
             if self.training and self.running_mean is not None:
                 self._update_running(xp.reshape(mean, (channels,)),
                                      xp.reshape(var, (channels,)) * (count / (count - 1)))
@@ -175,10 +178,16 @@ class BatchNorm(Op):
             centred = x - mean
         inv_std = 1 / xp.sqrt(var + self.eps)
         xhat = centred * inv_std
-        self.use_batch, self.count, self.stat_shape = use_batch, count, stat_shape
+        self.use_batch = use_batch
         self.saved = (xhat, inv_std, weight)
         out = xhat * xp.reshape(weight, stat_shape) if weight is not None else xhat
         return out + xp.reshape(bias, stat_shape) if bias is not None else out
+
+    def _batch_mean(self, a: Any) -> Any:
+        """Mean over every axis but 1, kept as (1, C[, 1]); 2-D input as a matrix product."""
+        if a.ndim == 2:
+            return self.backend.xp.reshape(self.backend.sum_rows(a), self.stat_shape) / self.count
+        return self.backend.xp.mean(a, axis=self.axes, keepdims=True)
 
     def _update_running(self, batch_mean: Any, unbiased_var: Any) -> None:
         factor = self.momentum
@@ -194,15 +203,16 @@ class BatchNorm(Op):
         gx = gw = gb = None
         if need_x:
             if self.use_batch:
-                mean_d = xp.mean(dxhat, axis=self.axes, keepdims=True)
-                mean_dx = xp.mean(dxhat * xhat, axis=self.axes, keepdims=True)
-                gx = inv_std * (dxhat - mean_d - xhat * mean_dx)
+                mean_dx = self._batch_mean(dxhat * xhat)
+                gx = dxhat - self._batch_mean(dxhat)
+                gx -= xhat * mean_dx
+                gx *= inv_std
             else:
                 gx = dxhat * inv_std
         if need_w:
-            gw = xp.reshape(xp.sum(g * xhat, axis=self.axes), (-1,))
+            gw = xp.reshape(self._batch_mean(g * xhat), (-1,)) * self.count
         if need_b:
-            gb = xp.reshape(xp.sum(g, axis=self.axes), (-1,))
+            gb = xp.reshape(self._batch_mean(g), (-1,)) * self.count
         return gx, gw, gb
 
 

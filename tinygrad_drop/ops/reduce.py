@@ -37,8 +37,11 @@ class _Reduction(Op):
         return self.axes if a.ndim else None
 
     def _spread(self, g: Any) -> Any:
+        # A fresh array rather than a broadcast view: one C-level copy, and a leaf can own it.
         xp = self.backend.xp
-        return xp.broadcast_to(xp.reshape(g, self.kept_shape), self.in_shape)
+        out = xp.empty(self.in_shape, dtype=g.dtype)
+        out[...] = xp.reshape(g, self.kept_shape)
+        return out
 
 
 class Sum(_Reduction):

@@ -1,0 +1,63 @@
+"""Batchnorm forward + backward on a 256x256 float32 batch (training mode), tinygrad_drop vs
+PyTorch CPU in the same run, microseconds per call.
+
+    python benchmarks/bench_bn.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import timeit
+
+import numpy as np
+
+
+def measure(step, number: int = 2000, repeats: int = 7) -> list[float]:
+    step()
+    return [t / number * 1e6 for t in timeit.repeat(step, number=number, repeat=repeats)]
+
+
+def ours(x_np: np.ndarray, g_np: np.ndarray):
+    from tinygrad_drop import Tensor, nn
+
+    bn = nn.BatchNorm1d(x_np.shape[1])
+    x, g = Tensor(x_np, requires_grad=True), Tensor(g_np)
+
+    def step():
+        x.grad = bn.weight.grad = bn.bias.grad = None
+        bn(x).backward(g)
+    return step
+
+
+def pytorch(x_np: np.ndarray, g_np: np.ndarray):
+    import torch
+
+    bn = torch.nn.BatchNorm1d(x_np.shape[1])
+    x, g = torch.from_numpy(x_np.copy()).requires_grad_(True), torch.from_numpy(g_np)
+
+    def step():
+        x.grad = bn.weight.grad = bn.bias.grad = None
+        bn(x).backward(g)
+    return step
+
+
+def main() -> dict[str, list[float]]:
+    rng = np.random.default_rng(0)
+    x, g = (rng.standard_normal((256, 256), dtype=np.float32) for _ in range(2))
+    rows = {"tinygrad_drop (numpy)": measure(ours(x, g))}
+    try:
+        rows["pytorch cpu"] = measure(pytorch(x, g))
+    except ImportError:
+        print("(PyTorch not installed: no comparison)")
+    print("batchnorm forward+backward, 256x256 float32, training mode")
+    for name, times in rows.items():
+        print(f"  {name:24s} median {statistics.median(times):7.1f} us  "
+              f"(min {min(times):.1f}, max {max(times):.1f})")
+    if len(rows) == 2:
+        a, b = (statistics.median(t) for t in rows.values())
+        print(f"  ratio tinygrad_drop / pytorch: {a / b:.2f}x")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
