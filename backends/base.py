@@ -86,9 +86,9 @@ class Backend:
         """``target[index] += values`` in place, adding repeatedly where ``index`` repeats."""
         raise NotImplementedError
 
-    def dropout_apply(self, x: Any, mask: Any, divisor: float) -> Any:
-        """``x * mask / divisor`` (mask boolean; dropped elements become 0): dropout's forward
-        and backward. Backends override it with a fused or in-place version."""
+    def apply_mask(self, x: Any, mask: Any, divisor: float = 1.0) -> Any:
+        """``x * mask / divisor`` (mask boolean; masked-out elements become 0): dropout's
+        forward and backward, relu's backward. Backends override it with a faster version."""
         out = self.xp.where(mask, x, 0)
         return out / divisor if divisor != 1 else out
 

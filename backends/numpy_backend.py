@@ -130,8 +130,8 @@ class NumpyBackend(Backend):
             ones = self._ones[key] = np.ones(x.shape[0], x.dtype)
         return ones @ x
 
-    def dropout_apply(self, x: np.ndarray, mask: np.ndarray, divisor: float) -> np.ndarray:
-        out = np.multiply(x, mask)
+    def apply_mask(self, x: np.ndarray, mask: np.ndarray, divisor: float = 1.0) -> np.ndarray:
+        out = np.multiply(x, mask)  # np.where is ~15x slower on random masks here
         if divisor != 1:
             np.divide(out, divisor, out=out)  # in place: no second temporary
         return out

@@ -1,107 +1,243 @@
-"""Seconds per training epoch of the founding setup (MLP 784-256-256-10, ReLU, dropout 0.2/0.5,
-softmax cross-entropy, SGD lr 0.5, batch 256, float32, Fashion-MNIST's 60 000 images or random
-data of the same shape) for tinygrad_drop and, when installed, PyTorch CPU, in the same run.
+"""The reference training step: MLP 784-256-256-10, ReLU, dropout 0.2/0.5, softmax cross-entropy,
+SGD, float32; with and without batchnorm, batch 256 and 4096. Peers, timed in turn within each
+repeat so that machine drift hits them alike: tinygrad_drop, the hand-written NumPy floor
+(benchmarks/numpy_floor.py) and PyTorch CPU; ours and the floor run again in a child process
+that never imports torch (allocation behaviour differs).
 
-    python benchmarks/bench_mlp.py [--epochs 3] [--bn] [--json out.json]
+    python benchmarks/bench_mlp.py [--quick] [--json out.json]
+    python benchmarks/bench_mlp.py --epoch      # seconds per epoch on Fashion-MNIST instead
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from numpy_floor import NumpyFloorMLP  # noqa: E402
 
-def training_data(synthetic: bool) -> tuple[np.ndarray, np.ndarray, str]:
-    if not synthetic:
-        try:
-            from tinygrad_drop import data
-            x, y = data.fashion_mnist("train", download=False)
-            return x, y, "Fashion-MNIST"
-        except FileNotFoundError:
-            pass
+CASES = [(256, False), (256, True), (4096, False), (4096, True)]
+
+
+def batch(size: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    return (rng.random((60_000, 784), dtype=np.float32), rng.integers(0, 10, 60_000),
-            "random data")
+    return rng.random((size, 784), dtype=np.float32), rng.integers(0, 10, size)
 
 
-def ours(x: np.ndarray, y: np.ndarray, epochs: int, bn: bool) -> list[float]:
-    import tinygrad_drop as td
+def ours_step(size: int, bn: bool):
     import tinygrad_drop.nn.functional as F
-    from tinygrad_drop import data, models, optim
+    from tinygrad_drop import Tensor, manual_seed, models, optim
 
-    td.manual_seed(0)
+    manual_seed(0)
     model = models.mlp(batchnorm=bn)
     opt = optim.SGD(model.parameters(), lr=0.5)
-    loader = data.DataLoader(x, y, 256, shuffle=True, seed=0)
-    times = []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        for xb, yb in loader:
-            opt.zero_grad()
-            F.cross_entropy(model(xb), yb).backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
-    return times
+    x, y = (Tensor(a) for a in batch(size))
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
 
 
-def pytorch(x: np.ndarray, y: np.ndarray, epochs: int, bn: bool) -> list[float]:
+def floor_step(size: int, bn: bool):
+    net = NumpyFloorMLP(size, bn)
+    x, y = batch(size)
+    return lambda: net.step(x, y)
+
+
+def torch_step(size: int, bn: bool):
     import torch
     from torch import nn
 
     torch.manual_seed(0)
-    layers = [nn.Linear(784, 256)] + ([nn.BatchNorm1d(256)] if bn else []) + [
-        nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 256)] + (
-        [nn.BatchNorm1d(256)] if bn else []) + [nn.ReLU(), nn.Dropout(0.5), nn.Linear(256, 10)]
-    model = nn.Sequential(*layers)
-    for layer in model:
-        if isinstance(layer, nn.Linear):
-            nn.init.normal_(layer.weight, std=0.01)
-            nn.init.zeros_(layer.bias)
+    norm = (lambda: [nn.BatchNorm1d(256)]) if bn else (lambda: [])
+    model = nn.Sequential(nn.Linear(784, 256), *norm(), nn.ReLU(), nn.Dropout(0.2),
+                          nn.Linear(256, 256), *norm(), nn.ReLU(), nn.Dropout(0.5),
+                          nn.Linear(256, 10))
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    rng = np.random.default_rng(0)
-    times = []
-    for _ in range(epochs):
+    x, y = (torch.from_numpy(a) for a in batch(size))
+
+    def step():
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def interleaved(peers: dict, repeats: int, seconds: float = 0.2) -> dict[str, list[float]]:
+    """Milliseconds per step for each peer; every repeat times each peer once, in turn."""
+    numbers = {}
+    for name, step in peers.items():
+        for _ in range(3):
+            step()
         start = time.perf_counter()
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), 256):
-            rows = torch.from_numpy(np.sort(order[i:i + 256]))
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(xt[rows]), yt[rows]).backward()
-            opt.step()
-        times.append(time.perf_counter() - start)
+        step()
+        numbers[name] = max(1, int(seconds / max(time.perf_counter() - start, 1e-6)))
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(repeats):
+        for name, step in peers.items():
+            start = time.perf_counter()
+            for _ in range(numbers[name]):
+                step()
+            times[name].append((time.perf_counter() - start) / numbers[name] * 1e3)
     return times
+
+
+def collect(quick: bool = False, with_torch: bool = True) -> list[dict]:
+    """One row per (case, implementation): median and min-max milliseconds per step."""
+    repeats = 3 if quick else 7
+    rows = []
+    try:
+        import torch  # noqa: F401
+        have_torch = with_torch
+    except ImportError:
+        have_torch = False
+    for size, bn in CASES:
+        peers = {"tinygrad_drop": ours_step(size, bn), "numpy floor": floor_step(size, bn)}
+        if have_torch:
+            peers["pytorch cpu"] = torch_step(size, bn)
+        for name, times in interleaved(peers, repeats).items():
+            rows.append(dict(benchmark="mlp step", case=f"batch {size}{' + bn' if bn else ''}",
+                             impl=name, unit="ms", median=statistics.median(times),
+                             min=min(times), max=max(times)))
+    return rows
+
+
+def collect_without_torch(quick: bool = False) -> list[dict]:
+    """Ours and the floor, measured in a child process that never imports torch."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (f"import json, sys; sys.path.insert(0, {here!r}); import bench_mlp; "
+            f"print(json.dumps(bench_mlp.collect({quick!r}, with_torch=False)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    rows = json.loads(out.strip().splitlines()[-1])
+    for row in rows:
+        row["impl"] += " (no torch)"
+    return rows
+
+
+def epoch_times(epochs: int) -> None:
+    """Seconds per training epoch on Fashion-MNIST (random data when absent), both frameworks."""
+    from tinygrad_drop import data
+
+    try:
+        x, y = data.fashion_mnist("train", download=False)
+        source = "Fashion-MNIST"
+    except FileNotFoundError:
+        x, y = batch(60_000)
+        source = "random data"
+    order_rng = np.random.default_rng(0)
+    orders = [order_rng.permutation(len(x)) for _ in range(epochs)]
+    peers = {"tinygrad_drop": _epoch_runner(ours_step, x, y, orders)}
+    try:
+        peers["pytorch cpu"] = _epoch_runner(torch_step, x, y, orders)
+    except ImportError:
+        pass
+    results = {name: [] for name in peers}
+    for epoch in range(epochs):
+        for name, run in peers.items():
+            results[name].append(run(epoch))
+    print(f"seconds per epoch, {source}, {len(x)} images, batch 256 ({epochs} epochs)")
+    for name, times in results.items():
+        print(f"  {name:16s} median {statistics.median(times):6.3f} s "
+              f"(min {min(times):.3f}, max {max(times):.3f})")
+    if len(results) == 2:
+        a, b = (statistics.median(t) for t in results.values())
+        print(f"  ratio tinygrad_drop / pytorch: {a / b:.2f}x")
+
+
+def _epoch_runner(make_step, x, y, orders):
+    """Run one epoch of shuffled batches through a framework; returns seconds."""
+    import importlib
+
+    framework = make_step.__name__.split("_")[0]
+    if framework == "torch":
+        torch = importlib.import_module("torch")
+        wrap = torch.from_numpy
+    else:
+        from tinygrad_drop import Tensor
+        wrap = Tensor
+    step_for = _batch_stepper(framework)
+
+    def run(epoch: int) -> float:
+        start = time.perf_counter()
+        order = orders[epoch]
+        for i in range(0, len(x), 256):
+            rows = np.sort(order[i:i + 256])
+            step_for(wrap(x[rows]), wrap(y[rows]))
+        return time.perf_counter() - start
+    return run
+
+
+def _batch_stepper(framework: str):
+    if framework == "torch":
+        import torch
+        from torch import nn
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
+                              nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.5),
+                              nn.Linear(256, 10))
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                nn.init.normal_(layer.weight, std=0.01)
+                nn.init.zeros_(layer.bias)
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        loss_fn = nn.functional.cross_entropy
+    else:
+        import tinygrad_drop.nn.functional as F
+        from tinygrad_drop import manual_seed, models, optim
+        manual_seed(0)
+        model = models.mlp()
+        opt = optim.SGD(model.parameters(), lr=0.5)
+        loss_fn = F.cross_entropy
+
+    def step(xb, yb):
+        opt.zero_grad()
+        loss_fn(model(xb), yb).backward()
+        opt.step()
+    return step
+
+
+def print_table(rows: list[dict]) -> None:
+    """The step table with the ratios the targets are stated in."""
+    print(f"{'case':16s} {'implementation':28s} {'median ms':>9s} {'min-max':>15s}")
+    for r in rows:
+        print(f"{r['case']:16s} {r['impl']:28s} {r['median']:9.3f} "
+              f"{r['min']:7.3f}-{r['max']:<7.3f}")
+    for case in dict.fromkeys(r["case"] for r in rows):
+        by = {r["impl"]: r["median"] for r in rows if r["case"] == case}
+        parts = [f"ours/floor {by['tinygrad_drop'] / by['numpy floor']:.2f}x"]
+        if "pytorch cpu" in by:
+            parts.append(f"ours/pytorch {by['tinygrad_drop'] / by['pytorch cpu']:.2f}x")
+        if "tinygrad_drop (no torch)" in by:
+            parts.append("no torch: ours/floor "
+                         f"{by['tinygrad_drop (no torch)'] / by['numpy floor (no torch)']:.2f}x")
+        print(f"  {case}: " + ", ".join(parts))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--epoch", action="store_true", help="seconds per epoch instead")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--bn", action="store_true", help="batchnorm after each hidden layer")
-    parser.add_argument("--synthetic", action="store_true", help="random data, even if the "
-                        "real data is present")
-    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
-    x, y, source = training_data(args.synthetic)
-    rows = {"tinygrad_drop (numpy)": ours(x, y, args.epochs, args.bn)}
-    try:
-        rows["pytorch cpu"] = pytorch(x, y, args.epochs, args.bn)
-    except ImportError:
-        print("(PyTorch not installed: no comparison)")
-    print(f"seconds per epoch, {source}, {len(x)} images, batch 256"
-          f"{', batchnorm' if args.bn else ''} ({args.epochs} epochs)")
-    for name, times in rows.items():
-        print(f"  {name:24s} median {statistics.median(times):6.3f} s  "
-              f"(min {min(times):.3f}, max {max(times):.3f})")
-    if len(rows) == 2:
-        ours_s, torch_s = (statistics.median(t) for t in rows.values())
-        print(f"  ratio tinygrad_drop / pytorch: {ours_s / torch_s:.2f}x")
+    if args.epoch:
+        epoch_times(args.epochs)
+        return
+    rows = collect(args.quick) + collect_without_torch(args.quick)
+    print_table(rows)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"source": source, "bn": args.bn, "seconds": rows}, f, indent=1)
+            json.dump(rows, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -177,12 +177,12 @@ class ReLU(Op):
     name = "relu"
 
     def forward(self, a: Any) -> Any:
-        positive = a > 0
-        self.saved = positive
-        return self.backend.xp.where(positive, a, 0)
+        if self.parents:  # only a recorded node needs the mask
+            self.saved = a > 0
+        return self.backend.xp.maximum(a, 0)
 
     def backward(self, g: Any) -> tuple[Any]:
-        return (self.backend.xp.where(self.saved, g, 0),)
+        return (self.backend.apply_mask(g, self.saved),)
 
 
 class Astype(Op):

@@ -86,14 +86,14 @@ class Dropout(Op):
                             f"{be.name!r} arrays; use a generator of the input's backend")
         self.kept = be.xp.count_nonzero(mask)  # stays on the device until it is shown
         self.saved = mask
-        return be.dropout_apply(x, mask, self.divisor)
+        return be.apply_mask(x, mask, self.divisor)
 
     def backward(self, g: Any) -> tuple[Any]:
         if not self.training:
             return (g * self.keep,)
         if self.keep == 0.0:
             return (self.backend.xp.zeros(g.shape, dtype=g.dtype),)
-        return (self.backend.dropout_apply(g, self.saved, self.divisor),)
+        return (self.backend.apply_mask(g, self.saved, self.divisor),)
 
 
 class Linear(Op):
