@@ -31,8 +31,11 @@ class _Reduction(Op):
         return {"axis": self.axis, "keepdims": self.keepdims}
 
     def _setup(self, a: Any) -> tuple[int, ...] | None:
-        self.axes = normalize_axes(self.axis, a.ndim, self.name)
         self.in_shape = a.shape
+        if self.axis is None:  # the common loss.sum() / .mean(): no axis bookkeeping
+            self.axes, self.kept_shape = tuple(range(a.ndim)), (1,) * a.ndim
+            return None
+        self.axes = normalize_axes(self.axis, a.ndim, self.name)
         self.kept_shape = tuple(1 if i in self.axes else n for i, n in enumerate(a.shape))
         return self.axes if a.ndim else None
 
