@@ -41,6 +41,24 @@ def pytorch(x_np: np.ndarray, g_np: np.ndarray):
     return step
 
 
+def collect(quick: bool = False) -> list[dict]:
+    """Rows for the runner: microseconds per batchnorm forward+backward, each peer."""
+    rng = np.random.default_rng(0)
+    x, g = (rng.standard_normal((256, 256), dtype=np.float32) for _ in range(2))
+    peers = {"tinygrad_drop": ours(x, g)}
+    try:
+        peers["pytorch cpu"] = pytorch(x, g)
+    except ImportError:
+        pass
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(5 if quick else 9):
+        for name, step in peers.items():
+            times[name] += measure(step, number=500, repeats=1)
+    return [dict(benchmark="batchnorm", case="forward+backward 256x256, training",
+                 impl=name, unit="us", median=statistics.median(t), min=min(t), max=max(t))
+            for name, t in times.items()]
+
+
 def main() -> dict[str, list[float]]:
     rng = np.random.default_rng(0)
     x, g = (rng.standard_normal((256, 256), dtype=np.float32) for _ in range(2))

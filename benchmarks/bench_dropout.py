@@ -89,6 +89,30 @@ def floor(x: np.ndarray) -> Callable:
     return lambda: np.multiply(x, 2.0, out=y)
 
 
+def collect(quick: bool = False) -> list[dict]:
+    """Rows for the runner: dropout forward ms at 256x4096, p = 0.2 and 0.5, each peer, and
+    the bandwidth floor."""
+    x = np.random.default_rng(0).standard_normal((256, 4096), dtype=np.float32)
+    repeats = 3 if quick else 7
+    rows = [dict(benchmark="dropout", case="forward 256x4096", impl="bandwidth floor",
+                 unit="ms", **_stats(timed(floor(x), repeats)))]
+    for p in RATES:
+        peers = {"tinygrad_drop": ours(x, p, "numpy")[0],
+                 "founding NumPy recipe": founding_recipe(x, p)[0]}
+        try:
+            peers["pytorch cpu"] = pytorch(x, p)[0]
+        except ImportError:
+            pass
+        for name, fwd in peers.items():
+            rows.append(dict(benchmark="dropout", case=f"forward 256x4096 p={p}", impl=name,
+                             unit="ms", **_stats(timed(fwd, repeats))))
+    return rows
+
+
+def _stats(times: list[float]) -> dict:
+    return dict(median=statistics.median(times), min=min(times), max=max(times))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)

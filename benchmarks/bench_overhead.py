@@ -45,6 +45,23 @@ def measure(step, repeats: int, number: int) -> list[float]:
     return [t / number * 1e6 for t in timeit.repeat(step, repeat=repeats, number=number)]
 
 
+def collect(quick: bool = False) -> list[dict]:
+    """Rows for the runner: microseconds per (a*b + c).relu().sum() + backward, each peer."""
+    repeats, number = (5, 1000) if quick else (9, 2000)
+    peers = {"tinygrad_drop": ours("numpy")}
+    try:
+        peers["pytorch cpu"] = pytorch()
+    except ImportError:
+        pass
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(repeats):  # peers in turn within each repeat: drift hits them alike
+        for name, step in peers.items():
+            times[name] += measure(step, 1, number)
+    return [dict(benchmark="overhead", case="(a*b + c).relu().sum() + backward, 4x4",
+                 impl=name, unit="us", median=statistics.median(t), min=min(t), max=max(t))
+            for name, t in times.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)

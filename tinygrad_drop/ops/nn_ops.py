@@ -177,11 +177,14 @@ class BatchNorm(Op):
             var = xp.reshape(self.running_var.data, stat_shape)
             centred = x - mean
         inv_std = 1 / xp.sqrt(var + self.eps)
-        xhat = centred * inv_std
         self.use_batch = use_batch
-        self.saved = (xhat, inv_std, weight)
-        out = xhat * xp.reshape(weight, stat_shape) if weight is not None else xhat
-        return out + xp.reshape(bias, stat_shape) if bias is not None else out
+        # Saved: the centred input and 1/std (xhat = centred * inv_std, never materialised).
+        self.saved = (centred, inv_std, weight)
+        scale = inv_std * xp.reshape(weight, stat_shape) if weight is not None else inv_std
+        out = centred * scale  # one pass for normalise-and-scale
+        if bias is not None:
+            out += xp.reshape(bias, stat_shape)  # in place: out is a fresh array
+        return out
 
     def _batch_mean(self, a: Any) -> Any:
         """Mean over every axis but 1, kept as (1, C[, 1]); 2-D input as a matrix product."""
@@ -196,23 +199,25 @@ class BatchNorm(Op):
                 batch, stat.data.dtype)
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
+        # With c = x - mean, s = 1/std, a = w*s (per channel), S = sum(g), T = sum(g*c):
+        # dW = s*T, db = S, and (training) dx = a*g - a*S/n - a*s**2*c*T/n, i.e.
+        # dx = g*a + c*k1 + k0 with per-channel k1 = -a*s**2*T/n, k0 = -a*S/n: one product
+        # pass for the sums, three for dx.
         xp = self.backend.xp
-        xhat, inv_std, weight = self.saved
+        centred, inv_std, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
-        dxhat = g * xp.reshape(weight, self.stat_shape) if weight is not None else g
-        gx = gw = gb = None
+        sums = self.backend.sum_rows if g.ndim == 2 else (lambda t: xp.sum(t, axis=self.axes))
+        g_sum = xp.reshape(sums(g), self.stat_shape)
+        gc_sum = xp.reshape(sums(g * centred), self.stat_shape)
+        gx = None
         if need_x:
+            a = inv_std * xp.reshape(weight, self.stat_shape) if weight is not None else inv_std
+            gx = g * a
             if self.use_batch:
-                mean_dx = self._batch_mean(dxhat * xhat)
-                gx = dxhat - self._batch_mean(dxhat)
-                gx -= xhat * mean_dx
-                gx *= inv_std
-            else:
-                gx = dxhat * inv_std
-        if need_w:
-            gw = xp.reshape(self._batch_mean(g * xhat), (-1,)) * self.count
-        if need_b:
-            gb = xp.reshape(self._batch_mean(g), (-1,)) * self.count
+                gx += centred * (-a * inv_std * inv_std * gc_sum / self.count)
+                gx -= a * g_sum / self.count
+        gw = xp.reshape(inv_std * gc_sum, (-1,)) if need_w else None
+        gb = xp.reshape(g_sum, (-1,)) if need_b else None
         return gx, gw, gb
 
 

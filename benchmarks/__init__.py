@@ -1,0 +1,1 @@
+"""Benchmarks of tinygrad_drop against PyTorch CPU and hand-written NumPy."""
