@@ -132,3 +132,12 @@ def test_cli_gradcheck_passes_every_op_and_reports_a_broken_one(backend, capsys,
     assert cli.main(["gradcheck", "--backend", backend]) == 1
     out = capsys.readouterr().out
     assert "  FAIL sigmoid" in out and "1 op(s) disagree" in out
+
+
+def test_cli_bench_needs_the_repository_benchmarks(tmp_path, monkeypatch, capsys):
+    from tinygrad_drop import cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.os.path, "isfile", lambda path: False)
+    assert cli.main(["bench", "--quick"]) == 1
+    assert "run it from a clone" in capsys.readouterr().err

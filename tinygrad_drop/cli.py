@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -103,6 +105,19 @@ def gradcheck_ops(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    """Run the repository's benchmark suite (benchmarks/run.py), passing the options on."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runner = next((path for path in (os.path.join(os.getcwd(), "benchmarks", "run.py"),
+                                     os.path.join(here, "benchmarks", "run.py"))
+                   if os.path.isfile(path)), None)
+    if runner is None:
+        raise FileNotFoundError("bench: the benchmarks live in the repository's benchmarks/ "
+                                "folder, which this installation lacks; run it from a clone")
+    extra = (["--quick"] if args.quick else []) + (["--json", args.json] if args.json else [])
+    return subprocess.run([sys.executable, runner, *extra], check=False).returncode
+
+
 def _rates(text: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text.split(","))
 
@@ -180,8 +195,6 @@ def _regularisers(text: str) -> list[str]:
 def compare(args: argparse.Namespace) -> int:
     """Train the same architecture without and with dropout (and other regularisers), then
     write the curves (PNG), the numbers (JSON) and print a summary table."""
-    import os
-
     from . import experiment, report
 
     runs = [_config(args, name="no dropout", dropout=tuple(0.0 for _ in args.hidden)),
@@ -226,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
     g.add_argument("--seed", type=int, default=0)
     g.set_defaults(run=graph)
+    b = sub.add_parser("bench", help="run the benchmark suite against PyTorch and NumPy")
+    b.add_argument("--quick", action="store_true", help="fewer repeats")
+    b.add_argument("--json", help="also write the results to this file")
+    b.set_defaults(run=bench)
     gc = sub.add_parser("gradcheck", help="check every named op's gradient numerically")
     gc.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
     gc.add_argument("--seed", type=int, default=0)
