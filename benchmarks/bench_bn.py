@@ -10,6 +10,7 @@ import statistics
 import timeit
 
 import numpy as np
+from common import report_peers
 
 
 def measure(step, number: int = 2000, repeats: int = 7) -> list[float]:
@@ -67,13 +68,7 @@ def main() -> dict[str, list[float]]:
         rows["pytorch cpu"] = measure(pytorch(x, g))
     except ImportError:
         print("(PyTorch not installed: no comparison)")
-    print("batchnorm forward+backward, 256x256 float32, training mode")
-    for name, times in rows.items():
-        print(f"  {name:24s} median {statistics.median(times):7.1f} us  "
-              f"(min {min(times):.1f}, max {max(times):.1f})")
-    if len(rows) == 2:
-        a, b = (statistics.median(t) for t in rows.values())
-        print(f"  ratio tinygrad_drop / pytorch: {a / b:.2f}x")
+    report_peers("batchnorm forward+backward, 256x256 float32, training mode", rows, "us")
     return rows
 
 

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import report_peers  # noqa: E402
 from numpy_floor import NumpyFloorMLP  # noqa: E402
 
 CASES = [(256, False), (256, True), (4096, False), (4096, True)]
@@ -145,13 +146,8 @@ def epoch_times(epochs: int) -> None:
     for epoch in range(epochs):
         for name, run in peers.items():
             results[name].append(run(epoch))
-    print(f"seconds per epoch, {source}, {len(x)} images, batch 256 ({epochs} epochs)")
-    for name, times in results.items():
-        print(f"  {name:16s} median {statistics.median(times):6.3f} s "
-              f"(min {min(times):.3f}, max {max(times):.3f})")
-    if len(results) == 2:
-        a, b = (statistics.median(t) for t in results.values())
-        print(f"  ratio tinygrad_drop / pytorch: {a / b:.2f}x")
+    report_peers(f"seconds per epoch, {source}, {len(x)} images, batch 256 ({epochs} epochs)",
+                 results, "s")
 
 
 def _epoch_runner(make_step, x, y, orders):

@@ -14,6 +14,7 @@ import statistics
 import timeit
 
 import numpy as np
+from common import report_peers
 
 import tinygrad_drop as td
 
@@ -74,12 +75,7 @@ def main() -> None:
         rows.append(("pytorch cpu", measure(pytorch(), args.repeats, args.number)))
     except ImportError:
         print("(PyTorch not installed: no comparison)")
-    print(f"{'(a*b + c).relu().sum() + backward, 4x4':42s} {'median us':>10s} {'min-max':>14s}")
-    for name, times in rows:
-        print(f"{name:42s} {statistics.median(times):10.1f} {min(times):6.1f}-{max(times):<7.1f}")
-    if len(rows) == 2:
-        ratio = statistics.median(rows[0][1]) / statistics.median(rows[1][1])
-        print(f"ratio tinygrad_drop / pytorch: {ratio:.2f}x")
+    report_peers("(a*b + c).relu().sum() + backward, 4x4", dict(rows), "us")
 
 
 if __name__ == "__main__":
