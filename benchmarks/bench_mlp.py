@@ -32,29 +32,24 @@ def batch(size: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((size, 784), dtype=np.float32), rng.integers(0, 10, size)
 
 
-def ours_step(size: int, bn: bool):
+def ours_trainer(bn: bool):
+    """A fresh tinygrad_drop model and optimizer; returns step(x, y) on Tensors."""
     import tinygrad_drop.nn.functional as F
-    from tinygrad_drop import Tensor, manual_seed, models, optim
+    from tinygrad_drop import manual_seed, models, optim
 
     manual_seed(0)
-    model = models.mlp(batchnorm=bn)
+    model = models.mlp(batchnorm=bn)  # founding init: weights N(0, 0.01), zero biases
     opt = optim.SGD(model.parameters(), lr=0.5)
-    x, y = (Tensor(a) for a in batch(size))
 
-    def step():
+    def step(x, y):
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
     return step
 
 
-def floor_step(size: int, bn: bool):
-    net = NumpyFloorMLP(size, bn)
-    x, y = batch(size)
-    return lambda: net.step(x, y)
-
-
-def torch_step(size: int, bn: bool):
+def torch_trainer(bn: bool):
+    """The same model in PyTorch, with the same initialisation; returns step(x, y)."""
     import torch
     from torch import nn
 
@@ -63,14 +58,37 @@ def torch_step(size: int, bn: bool):
     model = nn.Sequential(nn.Linear(784, 256), *norm(), nn.ReLU(), nn.Dropout(0.2),
                           nn.Linear(256, 256), *norm(), nn.ReLU(), nn.Dropout(0.5),
                           nn.Linear(256, 10))
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            nn.init.normal_(layer.weight, std=0.01)
+            nn.init.zeros_(layer.bias)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    x, y = (torch.from_numpy(a) for a in batch(size))
 
-    def step():
+    def step(x, y):
         opt.zero_grad()
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     return step
+
+
+def ours_step(size: int, bn: bool):
+    from tinygrad_drop import Tensor
+
+    step, (x, y) = ours_trainer(bn), (Tensor(a) for a in batch(size))
+    return lambda: step(x, y)
+
+
+def torch_step(size: int, bn: bool):
+    import torch
+
+    step, (x, y) = torch_trainer(bn), (torch.from_numpy(a) for a in batch(size))
+    return lambda: step(x, y)
+
+
+def floor_step(size: int, bn: bool):
+    net = NumpyFloorMLP(size, bn)
+    x, y = batch(size)
+    return lambda: net.step(x, y)
 
 
 def interleaved(peers: dict, repeats: int, seconds: float = 0.2) -> dict[str, list[float]]:
@@ -126,8 +144,9 @@ def collect_without_torch(quick: bool = False) -> list[dict]:
 
 
 def epoch_times(epochs: int) -> None:
-    """Seconds per training epoch on Fashion-MNIST (random data when absent), both frameworks."""
-    from tinygrad_drop import data
+    """Seconds per training epoch on Fashion-MNIST (random data when absent), both frameworks,
+    the same shuffled batch order for each, epochs taken in turn."""
+    from tinygrad_drop import Tensor, data
 
     try:
         x, y = data.fashion_mnist("train", download=False)
@@ -137,69 +156,22 @@ def epoch_times(epochs: int) -> None:
         source = "random data"
     order_rng = np.random.default_rng(0)
     orders = [order_rng.permutation(len(x)) for _ in range(epochs)]
-    peers = {"tinygrad_drop": _epoch_runner(ours_step, x, y, orders)}
+    peers = {"tinygrad_drop": (Tensor, ours_trainer(False))}
     try:
-        peers["pytorch cpu"] = _epoch_runner(torch_step, x, y, orders)
+        import torch
+        peers["pytorch cpu"] = (torch.from_numpy, torch_trainer(False))
     except ImportError:
         pass
-    results = {name: [] for name in peers}
-    for epoch in range(epochs):
-        for name, run in peers.items():
-            results[name].append(run(epoch))
+    results: dict[str, list[float]] = {name: [] for name in peers}
+    for order in orders:
+        for name, (wrap, step) in peers.items():
+            start = time.perf_counter()
+            for i in range(0, len(x), 256):
+                rows = np.sort(order[i:i + 256])
+                step(wrap(x[rows]), wrap(y[rows]))
+            results[name].append(time.perf_counter() - start)
     report_peers(f"seconds per epoch, {source}, {len(x)} images, batch 256 ({epochs} epochs)",
                  results, "s")
-
-
-def _epoch_runner(make_step, x, y, orders):
-    """Run one epoch of shuffled batches through a framework; returns seconds."""
-    import importlib
-
-    framework = make_step.__name__.split("_")[0]
-    if framework == "torch":
-        torch = importlib.import_module("torch")
-        wrap = torch.from_numpy
-    else:
-        from tinygrad_drop import Tensor
-        wrap = Tensor
-    step_for = _batch_stepper(framework)
-
-    def run(epoch: int) -> float:
-        start = time.perf_counter()
-        order = orders[epoch]
-        for i in range(0, len(x), 256):
-            rows = np.sort(order[i:i + 256])
-            step_for(wrap(x[rows]), wrap(y[rows]))
-        return time.perf_counter() - start
-    return run
-
-
-def _batch_stepper(framework: str):
-    if framework == "torch":
-        import torch
-        from torch import nn
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Dropout(0.2),
-                              nn.Linear(256, 256), nn.ReLU(), nn.Dropout(0.5),
-                              nn.Linear(256, 10))
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                nn.init.normal_(layer.weight, std=0.01)
-                nn.init.zeros_(layer.bias)
-        opt = torch.optim.SGD(model.parameters(), lr=0.5)
-        loss_fn = nn.functional.cross_entropy
-    else:
-        import tinygrad_drop.nn.functional as F
-        from tinygrad_drop import manual_seed, models, optim
-        manual_seed(0)
-        model = models.mlp()
-        opt = optim.SGD(model.parameters(), lr=0.5)
-        loss_fn = F.cross_entropy
-
-    def step(xb, yb):
-        opt.zero_grad()
-        loss_fn(model(xb), yb).backward()
-        opt.step()
-    return step
 
 
 def print_table(rows: list[dict]) -> None:

@@ -9,6 +9,7 @@ the same randomness each time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -132,10 +133,7 @@ class _Checker:
         return grads
 
     def _size(self, k: int) -> int:
-        n = 1
-        for d in self.inputs[k].data.shape:
-            n *= d
-        return n
+        return math.prod(self.inputs[k].data.shape)
 
     def _mismatch(self, analytical: Any, numerical: Any) -> int | None:
         """Flat index of the first element outside tolerance, or None."""
@@ -146,9 +144,7 @@ class _Checker:
     # -- the two strategies -----------------------------------------------------------
     def run(self) -> None:
         out = self._call()
-        m = 1
-        for d in out.data.shape:
-            m *= d
+        m = math.prod(out.data.shape)
         small = m <= FULL_JACOBIAN_MAX and all(
             self._size(k) <= FULL_JACOBIAN_MAX for k in self.checked)
         if small:

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import backends
 from ._files import atomic_write
-from .autograd import Op
+from .autograd import Op, topological_order
 from .tensor import Tensor
 
 INSTALL_HINT = ("install Graphviz's 'dot' program: apt-get install graphviz (Debian/Ubuntu), "
@@ -136,8 +136,6 @@ def graph_spec(root: Tensor, *, show_shapes: bool = True, show_grads: bool = Fal
 
 def _ops_in_order(root: Op) -> list[Op]:
     """Ops from the inputs to ``root`` (iterative: deep graphs are fine)."""
-    from .autograd import topological_order
-
     return list(reversed(topological_order(root)))
 
 
