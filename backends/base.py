@@ -21,6 +21,12 @@ DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "ui
                "uint64", "float32", "float64")
 
 
+def keep_threshold(keep: float) -> int:
+    """Integer threshold t with P(u32 < t) = t / 2**32 within 2**-33 of ``keep``: dropout keeps
+    an element when its random 32-bit word is below t."""
+    return min(int(round(keep * 2 ** 32)), 2 ** 32 - 1)
+
+
 class BackendUnavailableError(RuntimeError):
     """A known backend that cannot run on this machine (the message says why)."""
 
@@ -91,6 +97,26 @@ class Backend:
         forward and backward, relu's backward. Backends override it with a faster version."""
         out = self.xp.where(mask, x, 0)
         return out / divisor if divisor != 1 else out
+
+    def dropout_forward(self, x: Any, keep: float, divisor: float,
+                        generator: Generator) -> tuple[Any, Any, Any]:
+        """Training-mode dropout of ``x``: ``(x * mask / divisor, saved, kept)`` where the mask
+        keeps each element with probability ``keep``, ``saved`` is what ``dropout_backward``
+        needs and ``kept`` the number of elements kept (a backend scalar). Backends override it
+        with a fused kernel."""
+        mask = generator.bernoulli_mask(x.shape, keep)
+        if not self.is_array(mask):
+            raise TypeError(f"dropout: the generator makes {type(mask).__name__} masks, not "
+                            f"{self.name!r} arrays; use a generator of the input's backend")
+        return self.apply_mask(x, mask, divisor), mask, self.xp.count_nonzero(mask)
+
+    def dropout_backward(self, g: Any, saved: Any, divisor: float) -> Any:
+        """``g * mask / divisor`` from what ``dropout_forward`` saved."""
+        return self.apply_mask(g, saved, divisor)
+
+    def dropout_mask(self, saved: Any) -> Any:
+        """The boolean keep-mask from what ``dropout_forward`` saved."""
+        return saved
 
     def sum_rows(self, x: Any) -> Any:
         """Sum of a 2-D array over axis 0 (bias gradients, batch statistics)."""

@@ -1,18 +1,189 @@
-"""The CuPy backend: arrays on an NVIDIA GPU. Import-guarded: without CuPy or a visible GPU it is
-known but unavailable, and says why."""
+"""The CuPy backend: arrays on an NVIDIA GPU, and fused Philox dropout kernels.
+
+Import-guarded: without CuPy or a visible GPU it is known but unavailable, and says why. The
+kernels' CUDA source is plain text here, so it can be compiled and checked without a GPU.
+
+Random bits come from Philox4x32-10 keyed by the generator's seed, with the element's group of
+four and the call's offset as the counter: the stream defined in ``philox.py``, so a mask
+depends on (seed, offset, element index) alone, never on the launch configuration, and
+``philox.PhiloxGenerator`` reproduces it on the CPU.
+
+Kernels (``T`` is float or double; ``vector`` says every pointer is aligned to 4 elements):
+- ``td_dropout_forward``: y = keep ? x / divisor : 0, writes the 1-byte mask (unless ``mask`` is
+  NULL) and adds the number kept to ``*kept``. One pass, one Philox call per 4 elements.
+- ``td_dropout_backward_regen``: dx = keep ? g / divisor : 0, the mask regenerated from
+  (seed, offset) instead of read: zero bytes saved between forward and backward.
+- ``td_masked_scale``: y = mask ? x / divisor : 0 from a stored 1-byte mask (dropout's
+  backward, relu's backward).
+- ``td_keep_mask``: the mask alone (``Generator.bernoulli_mask``).
+Division (not a multiply by 1/divisor) keeps results bit-identical to the NumPy backend.
+"""
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any
 
-from .base import Backend, BackendUnavailableError, Generator
-from .numpy_backend import keep_threshold
+import numpy as np  # typed scalars for kernel arguments
+
+from .base import Backend, BackendUnavailableError, keep_threshold
+from .philox import PhiloxStreamGenerator
 
 try:
     import cupy
 except ImportError:  # pragma: no cover - depends on the environment
     cupy = None
+
+# Plain C apart from the CUDA qualifiers, so tests can compile it with a host C compiler.
+PHILOX_SOURCE = r"""
+#define TD_PHILOX_M0 0xD2511F53u
+#define TD_PHILOX_M1 0xCD9E8D57u
+#define TD_PHILOX_W0 0x9E3779B9u
+#define TD_PHILOX_W1 0xBB67AE85u
+
+/* Philox4x32-10 of counter c under key (k0, k1), in place. */
+__device__ __forceinline__ void td_philox4x32_10(unsigned int c[4], unsigned int k0,
+                                                 unsigned int k1) {
+#pragma unroll
+    for (int round = 0; round < 10; ++round) {
+        if (round) { k0 += TD_PHILOX_W0; k1 += TD_PHILOX_W1; }
+        unsigned int hi0 = __umulhi(TD_PHILOX_M0, c[0]), lo0 = TD_PHILOX_M0 * c[0];
+        unsigned int hi1 = __umulhi(TD_PHILOX_M1, c[2]), lo1 = TD_PHILOX_M1 * c[2];
+        unsigned int n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
+        c[0] = n0; c[1] = lo1; c[2] = n2; c[3] = lo0;
+    }
+}
+
+/* The four words of element group g (elements 4g .. 4g+3) of the call at (seed, offset). */
+__device__ __forceinline__ void td_dropout_words(unsigned long long seed,
+                                                 unsigned long long offset,
+                                                 unsigned long long g, unsigned int w[4]) {
+    w[0] = (unsigned int)g; w[1] = (unsigned int)(g >> 32);
+    w[2] = (unsigned int)offset; w[3] = (unsigned int)(offset >> 32);
+    td_philox4x32_10(w, (unsigned int)seed, (unsigned int)(seed >> 32));
+}
+"""
+
+KERNEL_TEMPLATE = r"""
+typedef {ctype} T;
+struct __align__(4 * sizeof(T)) td_vec4 {{ T v[4]; }};
+
+__device__ __forceinline__ unsigned long long td_first(void) {{
+    return (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
+}}
+__device__ __forceinline__ unsigned long long td_stride(void) {{
+    return (unsigned long long)gridDim.x * blockDim.x;
+}}
+
+/* Warp-sum the per-thread counts; one atomic per warp. Every lane must call it. */
+__device__ __forceinline__ void td_add_count(unsigned long long* total, unsigned int count) {{
+    for (int delta = 16; delta > 0; delta >>= 1)
+        count += __shfl_down_sync(0xffffffffu, count, delta);
+    if ((threadIdx.x & 31) == 0 && count) atomicAdd(total, (unsigned long long)count);
+}}
+
+/* out[j] = keep[j] ? in[j] / divisor : 0 for the group at element i (n elements in all). */
+__device__ __forceinline__ void td_scale_group(const T* __restrict__ in, T* __restrict__ out,
+                                               unsigned long long i, unsigned long long n,
+                                               const bool keep[4], T divisor, int vector) {{
+    if (vector && i + 4 <= n) {{
+        td_vec4 a = *(const td_vec4*)(in + i), b;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) b.v[j] = keep[j] ? a.v[j] / divisor : (T)0;
+        *(td_vec4*)(out + i) = b;
+    }} else {{
+        for (int j = 0; j < 4 && i + j < n; ++j) out[i + j] = keep[j] ? in[i + j] / divisor : (T)0;
+    }}
+}}
+
+__device__ __forceinline__ void td_keep_bits(unsigned long long seed, unsigned long long offset,
+                                             unsigned long long g, unsigned int threshold,
+                                             bool keep[4]) {{
+    unsigned int w[4];
+    td_dropout_words(seed, offset, g, w);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) keep[j] = w[j] < threshold;
+}}
+
+__device__ __forceinline__ void td_store_mask(unsigned char* __restrict__ mask,
+                                              unsigned long long i, unsigned long long n,
+                                              const bool keep[4]) {{
+    if (i + 4 <= n) {{
+        *(unsigned int*)(mask + i) = (unsigned int)keep[0] | ((unsigned int)keep[1] << 8)
+            | ((unsigned int)keep[2] << 16) | ((unsigned int)keep[3] << 24);
+    }} else {{
+        for (int j = 0; j < 4 && i + j < n; ++j) mask[i + j] = keep[j];
+    }}
+}}
+
+extern "C" __global__ void td_dropout_forward(
+        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
+        unsigned long long n, unsigned int threshold, T divisor, unsigned long long seed,
+        unsigned long long offset, unsigned long long* __restrict__ kept, int vector) {{
+    unsigned int count = 0;
+    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
+        unsigned long long i = 4 * g;
+        bool keep[4];
+        td_keep_bits(seed, offset, g, threshold, keep);
+        td_scale_group(x, y, i, n, keep, divisor, vector);
+        if (mask) td_store_mask(mask, i, n, keep);
+        for (int j = 0; j < 4 && i + j < n; ++j) count += keep[j];
+    }}
+    td_add_count(kept, count);
+}}
+
+extern "C" __global__ void td_dropout_backward_regen(
+        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
+        unsigned int threshold, T divisor, unsigned long long seed, unsigned long long offset,
+        int vector) {{
+    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
+        bool keep[4];
+        td_keep_bits(seed, offset, g, threshold, keep);
+        td_scale_group(g_in, dx, 4 * g, n, keep, divisor, vector);
+    }}
+}}
+
+extern "C" __global__ void td_masked_scale(
+        const T* __restrict__ x, const unsigned char* __restrict__ mask, T* __restrict__ y,
+        unsigned long long n, T divisor, int vector) {{
+    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
+        unsigned long long i = 4 * g;
+        bool keep[4];
+        if (i + 4 <= n) {{
+            unsigned int bits = *(const unsigned int*)(mask + i);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) keep[j] = (bits >> (8 * j)) & 0xffu;
+        }} else {{
+            for (int j = 0; j < 4; ++j) keep[j] = i + j < n && mask[i + j];
+        }}
+        td_scale_group(x, y, i, n, keep, divisor, vector);
+    }}
+}}
+
+extern "C" __global__ void td_keep_mask(
+        unsigned char* __restrict__ mask, unsigned long long n, unsigned int threshold,
+        unsigned long long seed, unsigned long long offset) {{
+    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
+        bool keep[4];
+        td_keep_bits(seed, offset, g, threshold, keep);
+        td_store_mask(mask, 4 * g, n, keep);
+    }}
+}}
+"""
+
+KERNEL_NAMES = ("td_dropout_forward", "td_dropout_backward_regen", "td_masked_scale",
+                "td_keep_mask")
+CTYPES = {"float32": "float", "float64": "double"}
+
+
+def kernel_source(dtype_name: str) -> str:
+    """The complete CUDA source of the kernels for ``dtype_name`` (float32 or float64)."""
+    if dtype_name not in CTYPES:
+        raise TypeError(f"fused dropout kernels exist for {', '.join(CTYPES)}, not {dtype_name}")
+    return PHILOX_SOURCE + KERNEL_TEMPLATE.format(ctype=CTYPES[dtype_name])
+
+
+BLOCK = 256  # threads per block; each thread takes 4 elements per step of its grid-stride loop
 
 
 def unavailable_reason() -> str | None:
@@ -28,43 +199,59 @@ def unavailable_reason() -> str | None:
     return None
 
 
-class CupyGenerator(Generator):
-    """CuPy's device-side generator; masks compare raw uint32 words with an integer threshold."""
+@dataclass(frozen=True)
+class RegeneratedMask:
+    """What a dropout node saves when the backend regenerates masks: the Philox stream position
+    and threshold (zero bytes per element)."""
 
-    def __init__(self, seed: int) -> None:
-        self.manual_seed(seed)
+    seed: int
+    offset: int
+    threshold: int
+    shape: tuple[int, ...]
 
-    def manual_seed(self, seed: int) -> CupyGenerator:
-        self.rng = cupy.random.default_rng(seed)
-        return self
 
-    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return self.rng.random(shape, dtype=dtype)
+class CupyGenerator(PhiloxStreamGenerator):
+    """Device generator: dropout masks from the Philox stream at (seed, offset), drawn by the
+    backend's kernels; uniform and normal values from CuPy's ``default_rng(seed)``."""
 
-    def normal(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        return self.rng.standard_normal(shape, dtype=dtype)
+    def __init__(self, seed: int, backend: CupyBackend) -> None:
+        self.backend = backend
+        super().__init__(seed)
+
+    def value_generator(self, seed: int) -> Any:
+        return cupy.random.default_rng(seed)
 
     def bernoulli_mask(self, shape: tuple[int, ...], keep: float) -> Any:
         if keep >= 1.0:
             return cupy.ones(shape, dtype=bool)
         if keep <= 0.0:
             return cupy.zeros(shape, dtype=bool)
-        words = self.rng.integers(0, 2 ** 32, size=math.prod(shape), dtype=cupy.uint64)
-        return (words < keep_threshold(keep)).reshape(shape)
+        mask = cupy.empty(shape, dtype=bool)
+        n = mask.size
+        if n:
+            self.backend.launch("float32", "td_keep_mask", n, (
+                mask, np.uint64(n), np.uint32(keep_threshold(keep)), np.uint64(self.seed),
+                np.uint64(self.take_offset())))
+        return mask
 
 
 class CupyBackend(Backend):
-    """GPU arrays through CuPy."""
+    """GPU arrays through CuPy, with fused dropout. ``regenerate_masks`` (default False): save
+    (seed, offset) instead of a 1-byte mask and redraw the mask in backward."""
 
     name = "cupy"
 
-    def __init__(self) -> None:
+    def __init__(self, regenerate_masks: bool = False) -> None:
         reason = unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(f"backend 'cupy' is not available: {reason}")
         self.xp = cupy
+        self.regenerate_masks = regenerate_masks
+        self._functions: dict[tuple[str, str], Any] = {}
+        self._max_blocks = 32 * cupy.cuda.Device().attributes["MultiProcessorCount"]
         super().__init__()
 
+    # -- arrays ---------------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         return cupy.asarray(data, dtype=None if dtype is None else self.dtype(dtype))
 
@@ -79,7 +266,7 @@ class CupyBackend(Backend):
         return array if flags.writeable and flags.c_contiguous else cupy.array(array, copy=True)
 
     def new_generator(self, seed: int) -> CupyGenerator:
-        return CupyGenerator(seed)
+        return CupyGenerator(seed, self)
 
     def scatter_add(self, target: Any, index: Any, values: Any) -> Any:
         import cupyx
@@ -89,3 +276,74 @@ class CupyBackend(Backend):
 
     def synchronize(self) -> None:
         cupy.cuda.get_current_stream().synchronize()
+
+    # -- kernels --------------------------------------------------------------------------
+    def launch(self, dtype_name: str, kernel: str, n: int, args: tuple) -> None:
+        """Run ``kernel`` (compiled for ``dtype_name`` on first use) over ``n`` elements."""
+        function = self._functions.get((dtype_name, kernel))
+        if function is None:
+            module = cupy.RawModule(code=kernel_source(dtype_name), options=("-std=c++17",))
+            for name in KERNEL_NAMES:
+                self._functions[dtype_name, name] = module.get_function(name)
+            function = self._functions[dtype_name, kernel]
+        blocks = max(1, min(-(-n // (4 * BLOCK)), self._max_blocks))
+        function((blocks,), (BLOCK,), args)
+
+    @staticmethod
+    def _fusable(x: Any) -> bool:
+        return isinstance(x, cupy.ndarray) and x.dtype.name in CTYPES
+
+    @staticmethod
+    def _vector(*arrays: Any) -> np.int32:
+        """1 when every array starts on a 4-element boundary (the kernels' vector loads)."""
+        return np.int32(all(a.data.ptr % (4 * a.itemsize) == 0 for a in arrays))
+
+    def dropout_forward(self, x: Any, keep: float, divisor: float,
+                        generator: Any) -> tuple[Any, Any, Any]:
+        if not (isinstance(generator, CupyGenerator) and self._fusable(x)):
+            return super().dropout_forward(x, keep, divisor, generator)
+        x = cupy.ascontiguousarray(x)
+        out = cupy.empty_like(x)
+        kept = cupy.zeros((), dtype=cupy.uint64)
+        threshold, offset = keep_threshold(keep), generator.take_offset()
+        if self.regenerate_masks:
+            mask, saved = None, RegeneratedMask(generator.seed, offset, threshold, x.shape)
+        else:
+            mask = saved = cupy.empty(x.shape, dtype=bool)
+        if x.size:
+            self.launch(x.dtype.name, "td_dropout_forward", x.size, (
+                x, out, np.uint64(0) if mask is None else mask, np.uint64(x.size),
+                np.uint32(threshold), x.dtype.type(divisor), np.uint64(generator.seed),
+                np.uint64(offset), kept, self._vector(x)))
+        return out, saved, kept
+
+    def dropout_backward(self, g: Any, saved: Any, divisor: float) -> Any:
+        if not isinstance(saved, RegeneratedMask):
+            return self.apply_mask(g, saved, divisor)
+        g = cupy.ascontiguousarray(g)
+        dx = cupy.empty_like(g)
+        if g.size:
+            self.launch(g.dtype.name, "td_dropout_backward_regen", g.size, (
+                g, dx, np.uint64(g.size), np.uint32(saved.threshold), g.dtype.type(divisor),
+                np.uint64(saved.seed), np.uint64(saved.offset), self._vector(g)))
+        return dx
+
+    def dropout_mask(self, saved: Any) -> Any:
+        if not isinstance(saved, RegeneratedMask):
+            return saved
+        mask = cupy.empty(saved.shape, dtype=bool)
+        if mask.size:
+            self.launch("float32", "td_keep_mask", mask.size, (
+                mask, np.uint64(mask.size), np.uint32(saved.threshold), np.uint64(saved.seed),
+                np.uint64(saved.offset)))
+        return mask
+
+    def apply_mask(self, x: Any, mask: Any, divisor: float = 1.0) -> Any:
+        if not (self._fusable(x) and mask.dtype == cupy.bool_ and mask.shape == x.shape):
+            return super().apply_mask(x, mask, divisor)
+        x, mask = cupy.ascontiguousarray(x), cupy.ascontiguousarray(mask)
+        out = cupy.empty_like(x)
+        if x.size:
+            self.launch(x.dtype.name, "td_masked_scale", x.size, (
+                x, mask, out, np.uint64(x.size), x.dtype.type(divisor), self._vector(x)))
+        return out

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, Generator
+from .base import Backend, Generator, keep_threshold
 
-_UINT32_RANGE = 2 ** 32
 MALLOC_TUNING_ENV_VAR = "TINYGRAD_DROP_MALLOC_TUNING"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
 
@@ -31,11 +30,6 @@ def tune_allocator() -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 << 20) and mallopt(_M_TRIM_THRESHOLD, 256 << 20))
-
-
-def keep_threshold(keep: float) -> int:
-    """Integer threshold t with P(u32 < t) = t / 2**32 within 2**-33 of ``keep``."""
-    return min(int(round(keep * _UINT32_RANGE)), _UINT32_RANGE - 1)
 
 
 class NumpyGenerator(Generator):

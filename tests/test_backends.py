@@ -154,7 +154,7 @@ def test_bernoulli_mask_keep_probability_is_exact_to_1e6(backend):
     assert mask.dtype == bool and abs(mask.mean() - 0.3) < 0.00115
     assert host(Tensor._wrap(gen.bernoulli_mask((3,), 1.0), td.backends.get(backend),
                              False, None)).all()
-    from tinygrad_drop.backends.numpy_backend import keep_threshold
+    from tinygrad_drop.backends.base import keep_threshold
     for keep in (0.1, 0.2, 0.5, 0.8, 0.999999):
         assert abs(keep_threshold(keep) / 2**32 - keep) < 1e-9
 

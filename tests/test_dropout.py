@@ -18,7 +18,7 @@ from tinygrad_drop import Tensor, nn
 def mask_of(y):
     """The boolean mask a training-mode dropout node saved, as a host array."""
     assert y.grad_fn is not None and y.grad_fn.name == "dropout"
-    return td.backends.get(y.backend).to_numpy(y.grad_fn.saved)
+    return td.backends.get(y.backend).to_numpy(y.grad_fn.mask())
 
 
 # -- the node ---------------------------------------------------------------------------------

@@ -52,9 +52,10 @@ class LogSoftmax(Op):
 class Dropout(Op):
     """Dropout as one graph node. Training: ``x * mask / keep`` (inverted) or ``x * mask``
     (vanilla), the mask drawn from ``generator`` with P(keep) = ``keep`` and saved as booleans
-    (1 byte/element); backward is ``grad * mask / keep`` or ``grad * mask``. Inference (vanilla
-    only; inverted inference is the identity and records no node): ``x * keep``.
-    keep = 0 gives zeros and zero gradients (never 0/0)."""
+    (1 byte/element; the CuPy backend can instead redraw it from its seed in backward);
+    backward is ``grad * mask / keep`` or ``grad * mask``. Inference (vanilla only; inverted
+    inference is the identity and records no node): ``x * keep``. keep = 0 gives zeros and zero
+    gradients (never 0/0)."""
 
     name = "dropout"
 
@@ -80,20 +81,26 @@ class Dropout(Op):
         if self.keep == 0.0:
             self.kept = 0
             return be.xp.zeros(x.shape, dtype=x.dtype)
-        mask = (self.generator or be.generator).bernoulli_mask(x.shape, self.keep)
-        if not be.is_array(mask):
-            raise TypeError(f"dropout: the generator makes {type(mask).__name__} masks, not "
-                            f"{be.name!r} arrays; use a generator of the input's backend")
-        self.kept = be.xp.count_nonzero(mask)  # stays on the device until it is shown
-        self.saved = mask
-        return be.apply_mask(x, mask, self.divisor)
+        # kept stays on the device until it is shown
+        out, self.saved, self.kept = be.dropout_forward(x, self.keep, self.divisor,
+                                                        self.generator or be.generator)
+        return out
 
     def backward(self, g: Any) -> tuple[Any]:
         if not self.training:
             return (g * self.keep,)
         if self.keep == 0.0:
             return (self.backend.xp.zeros(g.shape, dtype=g.dtype),)
-        return (self.backend.apply_mask(g, self.saved, self.divisor),)
+        return (self.backend.dropout_backward(g, self.saved, self.divisor),)
+
+    def mask(self) -> Any:
+        """The boolean keep-mask of this training pass, as a backend array (until backward
+        frees it)."""
+        if not self.training or self.keep == 0.0:
+            raise ValueError("dropout: only a training pass with p < 1 draws a mask")
+        if self.saved is None:
+            raise RuntimeError("dropout: the mask was freed by backward (use retain_graph=True)")
+        return self.backend.dropout_mask(self.saved)
 
 
 class Linear(Op):
