@@ -22,8 +22,8 @@ DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "ui
 
 
 def keep_threshold(keep: float) -> int:
-    """Integer threshold t with P(u32 < t) = t / 2**32 within 2**-33 of ``keep``: dropout keeps
-    an element when its random 32-bit word is below t."""
+    """Integer threshold t with P(u32 < t) = t / 2**32 within 2**-32 of ``keep`` (2**-33 below
+    keep = 1 - 2**-33): dropout keeps an element when its random 32-bit word is below t."""
     return min(int(round(keep * 2 ** 32)), 2 ** 32 - 1)
 
 

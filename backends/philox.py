@@ -45,16 +45,23 @@ def philox4x32(counter: Any, key: Any) -> np.ndarray:
     return np.stack([c0, c1, c2, c3], axis=-1).astype(np.uint32)
 
 
+def group_words(seed: int, offset: int, groups: Any) -> np.ndarray:
+    """The four words (..., 4) of each element group in ``groups`` (uint64 indices) of the
+    dropout call at (``seed``, ``offset``)."""
+    groups = np.asarray(groups, dtype=np.uint64)
+    counter = np.empty(groups.shape + (4,), dtype=np.uint32)
+    counter[..., 0] = groups & _LOW32
+    counter[..., 1] = groups >> 32
+    counter[..., 2] = offset & _LOW32
+    counter[..., 3] = (offset >> 32) & _LOW32
+    return philox4x32(counter, (seed & _LOW32, (seed >> 32) & _LOW32))
+
+
 def dropout_words(seed: int, offset: int, count: int) -> np.ndarray:
     """The ``count`` uint32 words a dropout call at (``seed``, ``offset``) compares with the
     threshold, element by element (see the module docstring)."""
     groups = np.arange(-(-count // 4), dtype=np.uint64)
-    counter = np.empty(groups.shape + (4,), dtype=np.uint32)
-    counter[:, 0] = groups & _LOW32
-    counter[:, 1] = groups >> 32
-    counter[:, 2] = offset & _LOW32
-    counter[:, 3] = (offset >> 32) & _LOW32
-    return philox4x32(counter, (seed & _LOW32, (seed >> 32) & _LOW32)).reshape(-1)[:count]
+    return group_words(seed, offset, groups).reshape(-1)[:count]
 
 
 def dropout_mask(seed: int, offset: int, shape: tuple[int, ...], keep: float) -> np.ndarray:

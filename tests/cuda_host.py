@@ -1,0 +1,129 @@
+"""Check the CuPy backend's CUDA source without a GPU.
+
+``compile_on_host`` builds the kernels with the host C++ compiler, CUDA's built-ins replaced by
+a sequential emulation: every thread runs alone, as lane 0 of its own one-thread warp (so the
+warp sum is the thread's own count), block after block. That runs the kernels' real code
+paths — Philox, grid-stride loops, vector and tail paths, mask packing, counting, division — on
+the CPU. ``nvrtc_compile`` compiles the source with NVIDIA's runtime compiler (from the
+``nvidia-cuda-nvrtc`` wheel or a CUDA install), which needs no GPU either.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+HOST_PRELUDE = r"""
+#include <cstddef>
+#define __device__
+#define __global__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __align__(n) __attribute__((aligned(n)))
+struct td_dim3 { unsigned int x; };
+static td_dim3 threadIdx = {0}, blockIdx = {0}, blockDim = {1}, gridDim = {1};
+static inline unsigned int __umulhi(unsigned int a, unsigned int b) {
+    return (unsigned int)(((unsigned long long)a * b) >> 32);
+}
+/* One-thread warps: no other lane contributes to a shuffle. */
+static inline unsigned int __shfl_down_sync(unsigned int, unsigned int, int) { return 0; }
+static inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
+    unsigned long long old = *p; *p += v; return old;
+}
+"""
+
+# Runs a kernel over ``blocks`` one-thread blocks, in order.
+HOST_LAUNCHERS = r"""
+#define TD_GRID(blocks, call) do { gridDim.x = (blocks); \
+    for (unsigned int b = 0; b < (blocks); ++b) { blockIdx.x = b; call; } } while (0)
+typedef unsigned long long ull;
+extern "C" {
+void host_dropout_forward(unsigned int blocks, const T* x, T* y, unsigned char* mask, ull n,
+                          unsigned int threshold, T divisor, ull seed, ull offset, ull* kept,
+                          int vector) {
+    TD_GRID(blocks, td_dropout_forward(x, y, mask, n, threshold, divisor, seed, offset, kept,
+                                       vector));
+}
+void host_dropout_backward_regen(unsigned int blocks, const T* g, T* dx, ull n,
+                                 unsigned int threshold, T divisor, ull seed, ull offset,
+                                 int vector) {
+    TD_GRID(blocks, td_dropout_backward_regen(g, dx, n, threshold, divisor, seed, offset,
+                                              vector));
+}
+void host_masked_scale(unsigned int blocks, const T* x, const unsigned char* mask, T* y, ull n,
+                       T divisor, int vector) {
+    TD_GRID(blocks, td_masked_scale(x, mask, y, n, divisor, vector));
+}
+void host_keep_mask(unsigned int blocks, unsigned char* mask, ull n, unsigned int threshold,
+                    ull seed, ull offset) {
+    TD_GRID(blocks, td_keep_mask(mask, n, threshold, seed, offset));
+}
+void host_dropout_words(ull seed, ull offset, ull g, unsigned int* w) {
+    td_dropout_words(seed, offset, g, w);
+}
+}
+"""
+
+
+def host_compiler() -> str | None:
+    """A C++ compiler on PATH, or None."""
+    return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
+
+
+def compile_on_host(source: str, workdir: str, name: str) -> ctypes.CDLL:
+    """``source`` (one dtype's kernel source) and the launchers as a host shared library."""
+    compiler = host_compiler()
+    assert compiler, "no host C++ compiler"
+    path = os.path.join(workdir, name)
+    with open(path + ".cpp", "w") as f:
+        f.write(HOST_PRELUDE + source + HOST_LAUNCHERS)
+    result = subprocess.run([compiler, "-O1", "-std=c++17", "-shared", "-fPIC", "-Wall",
+                             "-Wno-unknown-pragmas", "-o", path + ".so", path + ".cpp"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, f"host compile failed:\n{result.stderr}"
+    return ctypes.CDLL(path + ".so")
+
+
+def find_nvrtc() -> str | None:
+    """Path of libnvrtc: from the nvidia-cuda-nvrtc wheel, a CUDA install, or the linker."""
+    patterns = []
+    for entry in sys.path:
+        patterns += [os.path.join(entry, "nvidia", "cu*", "lib", "libnvrtc.so*"),
+                     os.path.join(entry, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")]
+    patterns.append("/usr/local/cuda*/lib64/libnvrtc.so*")
+    for pattern in patterns:
+        found = sorted(p for p in glob.glob(pattern) if "builtins" not in p)
+        if found:
+            return found[0]
+    return ctypes.util.find_library("nvrtc")
+
+
+def nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, str, bytes]:
+    """Compile ``source`` with NVRTC: (result code, compile log, PTX)."""
+    nvrtc = ctypes.CDLL(library)
+    program = ctypes.c_void_p()
+    code = nvrtc.nvrtcCreateProgram(ctypes.byref(program), source.encode(), b"kernels.cu", 0,
+                                    None, None)
+    assert code == 0, f"nvrtcCreateProgram returned {code}"
+    try:
+        encoded = [o.encode() for o in options]
+        result = nvrtc.nvrtcCompileProgram(program, len(encoded),
+                                           (ctypes.c_char_p * len(encoded))(*encoded))
+        size = ctypes.c_size_t()
+        nvrtc.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        nvrtc.nvrtcGetProgramLog(program, log)
+        ptx = b""
+        if result == 0:
+            nvrtc.nvrtcGetPTXSize(program, ctypes.byref(size))
+            buffer = ctypes.create_string_buffer(size.value)
+            nvrtc.nvrtcGetPTX(program, buffer)
+            ptx = buffer.value
+        return result, log.value.decode(errors="replace"), ptx
+    finally:
+        nvrtc.nvrtcDestroyProgram(ctypes.byref(program))

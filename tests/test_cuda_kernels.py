@@ -1,0 +1,214 @@
+"""The CuPy backend's CUDA kernels, checked without a GPU.
+
+The source is compiled with the host C++ compiler under a sequential emulation of CUDA's
+built-ins (``cuda_host.py``) and every kernel is compared, bit for bit, with the Philox stream's
+NumPy definition (``backends/philox.py``) — over sizes with partial groups, grid sizes that make
+the grid-stride loop wrap, and the vector and scalar paths. NVRTC then compiles the exact
+source for real GPU architectures. On a GPU, ``test_cupy_parity.py`` runs the kernels
+themselves.
+"""
+
+import ctypes
+
+import numpy as np
+import pytest
+from cuda_host import compile_on_host, find_nvrtc, host_compiler, nvrtc_compile
+
+import tinygrad_drop.nn.functional as F
+from tinygrad_drop import Tensor
+from tinygrad_drop.backends import philox
+from tinygrad_drop.backends.base import keep_threshold
+from tinygrad_drop.backends.cupy_backend import CTYPES, KERNEL_NAMES, kernel_source
+
+u64, u32 = ctypes.c_uint64, ctypes.c_uint32
+SIZES = [1, 3, 4, 5, 64, 1001, 4099]
+GRIDS = [1, 3, 64]  # one block loops over everything; 3 wraps unevenly; 64 leaves blocks idle
+
+
+def aligned(values: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """A copy of ``values`` whose data starts on an ``alignment``-byte boundary."""
+    raw = np.empty(values.nbytes + alignment, dtype=np.uint8)
+    start = -raw.ctypes.data % alignment
+    out = raw[start:start + values.nbytes].view(values.dtype).reshape(values.shape)
+    out[...] = values
+    return out
+
+
+def ptr(array: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(array.ctypes.data)
+
+
+class HostKernels:
+    """The kernels of one dtype, compiled for the CPU, called like the CuPy backend calls them."""
+
+    def __init__(self, lib: ctypes.CDLL, dtype: str) -> None:
+        self.lib, self.dtype = lib, np.dtype(dtype)
+        self.scalar = ctypes.c_float if dtype == "float32" else ctypes.c_double
+
+    def forward(self, x, keep, divisor, seed, offset, grid, vector, with_mask=True):
+        y = aligned(np.full_like(x, np.nan))
+        mask = aligned(np.full(x.shape, 7, dtype=np.uint8)) if with_mask else None
+        kept = np.zeros(1, dtype=np.uint64)
+        self.lib.host_dropout_forward(
+            u32(grid), ptr(x), ptr(y), None if mask is None else ptr(mask), u64(x.size),
+            u32(keep_threshold(keep)), self.scalar(divisor), u64(seed), u64(offset), ptr(kept),
+            ctypes.c_int(vector))
+        return y, mask, int(kept[0])
+
+    def backward_regen(self, g, keep, divisor, seed, offset, grid, vector):
+        dx = aligned(np.full_like(g, np.nan))
+        self.lib.host_dropout_backward_regen(
+            u32(grid), ptr(g), ptr(dx), u64(g.size), u32(keep_threshold(keep)),
+            self.scalar(divisor), u64(seed), u64(offset), ctypes.c_int(vector))
+        return dx
+
+    def masked_scale(self, x, mask, divisor, grid, vector):
+        y = aligned(np.full_like(x, np.nan))
+        self.lib.host_masked_scale(u32(grid), ptr(x), ptr(mask), ptr(y), u64(x.size),
+                                   self.scalar(divisor), ctypes.c_int(vector))
+        return y
+
+    def keep_mask(self, n, keep, seed, offset, grid):
+        mask = aligned(np.full(n, 7, dtype=np.uint8))
+        self.lib.host_keep_mask(u32(grid), ptr(mask), u64(n), u32(keep_threshold(keep)),
+                                u64(seed), u64(offset))
+        return mask
+
+    def words(self, seed, offset, group):
+        out = np.zeros(4, dtype=np.uint32)
+        self.lib.host_dropout_words(u64(seed), u64(offset), u64(group), ptr(out))
+        return out
+
+
+@pytest.fixture(scope="module", params=sorted(CTYPES))
+def kernels(request, tmp_path_factory):
+    if host_compiler() is None:
+        pytest.skip("no host C++ compiler (g++) to run the CUDA source on the CPU")
+    workdir = str(tmp_path_factory.mktemp("cuda_host"))
+    return HostKernels(compile_on_host(kernel_source(request.param), workdir, request.param),
+                       request.param)
+
+
+def data(kernels, n, seed=0):
+    return aligned(np.random.default_rng(seed).standard_normal(n).astype(kernels.dtype) + 0.5)
+
+
+def expected_scaled(values, mask, divisor):
+    return np.where(mask, values / values.dtype.type(divisor), values.dtype.type(0))
+
+
+# -- Philox ------------------------------------------------------------------------------------
+def test_device_philox_words_equal_the_host_definition(kernels):
+    rng = np.random.default_rng(5)
+    edges = [(0, 0, 0), (2 ** 64 - 1, 2 ** 64 - 1, 2 ** 64 - 1), (2 ** 32, 2 ** 32 - 1, 2 ** 32)]
+    draws = [tuple(int(v) for v in rng.integers(0, 2 ** 64, 3, dtype=np.uint64))
+             for _ in range(300)]
+    for seed, offset, group in edges + draws:
+        np.testing.assert_array_equal(kernels.words(seed, offset, group),
+                                      philox.group_words(seed, offset, [group])[0],
+                                      err_msg=f"seed={seed} offset={offset} group={group}")
+
+
+# -- forward -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("vector", [0, 1])
+def test_forward_is_the_streams_mask_applied_with_mask_and_count(kernels, n, grid, vector):
+    keep, seed, offset = 0.7, 123456789012345, 77
+    x = data(kernels, n)
+    y, mask, kept = kernels.forward(x, keep, keep, seed, offset, grid, vector)
+    reference = philox.dropout_mask(seed, offset, (n,), keep)
+    np.testing.assert_array_equal(mask, reference.astype(np.uint8))
+    np.testing.assert_array_equal(y, expected_scaled(x, reference, keep))
+    assert kept == reference.sum()
+
+
+@pytest.mark.parametrize("keep", [0.999, 0.5, 0.2, 1e-4])
+def test_forward_follows_the_threshold_at_every_rate(kernels, keep):
+    n = 50_000
+    x = data(kernels, n, seed=1)
+    y, mask, kept = kernels.forward(x, keep, keep, 3, 0, 64, 1)
+    reference = philox.dropout_mask(3, 0, (n,), keep)
+    np.testing.assert_array_equal(mask.view(bool), reference)
+    np.testing.assert_array_equal(y, expected_scaled(x, reference, keep))
+    assert kept == reference.sum()
+
+
+def test_vanilla_forward_divides_by_one_so_kept_values_are_unchanged(kernels):
+    x = data(kernels, 1001)
+    y, mask, _ = kernels.forward(x, 0.6, 1.0, 8, 2, 3, 1)
+    np.testing.assert_array_equal(y, np.where(mask.view(bool), x, 0))
+
+
+def test_forward_without_a_mask_buffer_gives_the_same_output_and_count(kernels):
+    x = data(kernels, 4099)
+    with_mask = kernels.forward(x, 0.8, 0.8, 5, 1, 3, 1)
+    y, mask, kept = kernels.forward(x, 0.8, 0.8, 5, 1, 3, 1, with_mask=False)
+    assert mask is None and kept == with_mask[2]
+    np.testing.assert_array_equal(y, with_mask[0])
+
+
+def test_forward_matches_the_numpy_backend_with_a_philox_generator_bit_for_bit(kernels):
+    x_np = data(kernels, 64 * 33).reshape(64, 33)
+    generator = philox.PhiloxGenerator(2024)
+    F.dropout(Tensor(x_np, backend="numpy"), 0.25, generator=generator)  # offset 0
+    cpu = F.dropout(Tensor(x_np, backend="numpy"), 0.25, generator=generator)  # offset 1
+    gpu_kernel, _, _ = kernels.forward(x_np.reshape(-1), 0.75, 0.75, 2024, 1, 7, 1)
+    np.testing.assert_array_equal(cpu.numpy().reshape(-1), gpu_kernel)
+
+
+# -- backward and the mask alone ---------------------------------------------------------------
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("vector", [0, 1])
+def test_regenerated_backward_redraws_the_forward_mask(kernels, n, vector):
+    keep, seed, offset = 0.6, 99, 2 ** 40 + 3
+    x, g = data(kernels, n, seed=2), data(kernels, n, seed=3)
+    _, mask, _ = kernels.forward(x, keep, keep, seed, offset, 3, vector)
+    dx = kernels.backward_regen(g, keep, keep, seed, offset, 3, vector)
+    np.testing.assert_array_equal(dx, expected_scaled(g, mask.view(bool), keep))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("vector", [0, 1])
+def test_masked_scale_applies_a_stored_mask(kernels, n, vector):
+    g = data(kernels, n, seed=4)
+    mask = aligned(np.random.default_rng(n).random(n) < 0.5)
+    for divisor in (0.3, 1.0):
+        np.testing.assert_array_equal(kernels.masked_scale(g, mask, divisor, 3, vector),
+                                      expected_scaled(g, mask, divisor))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("grid", GRIDS)
+def test_keep_mask_alone_is_the_forward_mask(kernels, n, grid):
+    mask = kernels.keep_mask(n, 0.35, 17, 4, grid)
+    np.testing.assert_array_equal(mask.view(bool), philox.dropout_mask(17, 4, (n,), 0.35))
+
+
+def test_zero_elements_touch_nothing(kernels):
+    x = aligned(np.zeros(0, dtype=kernels.dtype))
+    y, mask, kept = kernels.forward(x, 0.5, 0.5, 0, 0, 1, 1)
+    assert y.size == 0 and kept == 0
+
+
+# -- NVRTC -------------------------------------------------------------------------------------
+NVRTC = find_nvrtc()
+
+
+@pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.parametrize("dtype", sorted(CTYPES))
+@pytest.mark.parametrize("arch", ["compute_75", "compute_90"])
+def test_kernels_compile_with_nvrtc_without_warnings(dtype, arch):
+    code, log, ptx = nvrtc_compile(NVRTC, kernel_source(dtype),
+                                   [f"--gpu-architecture={arch}", "-std=c++17"])
+    assert code == 0, f"NVRTC failed for {dtype} on {arch}:\n{log}"
+    assert "warning" not in log.lower(), log
+    for name in KERNEL_NAMES:
+        assert f".entry {name}(" in ptx.decode(), f"{name} missing from the PTX"
+    if dtype == "float32":  # the vector path really is 128-bit loads and stores
+        assert b"ld.global.nc.v4.f32" in ptx and b"st.global.v4.f32" in ptx
+
+
+def test_kernel_source_exists_only_for_float_types():
+    with pytest.raises(TypeError, match="float32, float64, not int32"):
+        kernel_source("int32")
