@@ -1,0 +1,149 @@
+"""The CuPy backend on a real GPU: its fused kernels bit for bit against the Philox stream's
+NumPy definition, and NumPy/CuPy parity of a whole model (outputs, gradients, running
+statistics) to float32 tolerance, with dropout off and with the same masks on both sides.
+
+Everything here skips, with the reason, where CuPy cannot run (CI has no GPU). The rest of the
+suite also runs on CuPy through the ``backend`` fixture and ``TINYGRAD_DROP_BACKEND=cupy``.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
+from tinygrad_drop import Tensor
+from tinygrad_drop.backends import philox
+from tinygrad_drop.models import mlp
+
+SIZES = [(1,), (5,), (64, 33), (256, 4096), (3, 5, 7)]
+
+
+@pytest.fixture
+def gpu():
+    """The CuPy backend object (skips, saying why, where it cannot run)."""
+    ok, reason = td.backends.is_available("cupy")
+    if not ok:
+        pytest.skip(reason)
+    backend = td.backends.get("cupy")
+    backend.regenerate_masks = False
+    yield backend
+    backend.regenerate_masks = False
+
+
+def on_gpu(values, dtype="float32", **kw):
+    return Tensor(np.asarray(values, dtype=dtype), backend="cupy", **kw)
+
+
+def host_data(shape, dtype="float32", seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# -- the fused kernels on the device -----------------------------------------------------------
+@pytest.mark.parametrize("shape", SIZES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_dropout_is_the_philox_stream_bit_for_bit(gpu, shape, dtype):
+    x_host = host_data(shape, dtype)
+    generator = td.generator(31, backend="cupy")
+    F.dropout(on_gpu(x_host, dtype), 0.3, generator=generator)  # offset 0
+    y = F.dropout(on_gpu(x_host, dtype, requires_grad=True), 0.3, generator=generator)
+    mask = philox.dropout_mask(31, 1, shape, 0.7)
+    np.testing.assert_array_equal(gpu.to_numpy(y.grad_fn.mask()), mask)
+    np.testing.assert_array_equal(y.numpy(), np.where(mask, x_host / x_host.dtype.type(0.7), 0))
+    assert y.grad_fn.attributes()["dropped"] == pytest.approx(1 - mask.mean())
+
+
+def test_non_contiguous_and_misaligned_inputs_take_the_safe_paths(gpu):
+    x_host = host_data((65, 40))
+    for view in (lambda t: t.T, lambda t: t.reshape(-1)[1:]):
+        td.manual_seed(2)
+        x = view(on_gpu(x_host))
+        y = F.dropout(x, 0.5)
+        mask = philox.dropout_mask(2, 0, x.shape, 0.5)
+        np.testing.assert_array_equal(y.numpy(), np.where(mask, x.numpy() / np.float32(0.5), 0))
+
+
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+def test_backward_from_a_regenerated_mask_equals_backward_from_the_stored_mask(gpu, mode):
+    x_host, g_host = host_data((300, 77)), host_data((300, 77), seed=1)
+    grads = []
+    for regenerate in (False, True):
+        gpu.regenerate_masks = regenerate
+        td.manual_seed(5)
+        x = on_gpu(x_host, requires_grad=True)
+        y = F.dropout(x, 0.4, mode=mode)
+        saved = y.grad_fn.saved
+        if regenerate:
+            assert not gpu.is_array(saved)  # (seed, offset): zero bytes per element
+        else:
+            assert saved.dtype == np.bool_ and saved.nbytes == x.size
+        np.testing.assert_array_equal(gpu.to_numpy(y.grad_fn.mask()),
+                                      philox.dropout_mask(5, 0, (300, 77), 0.6))
+        y.backward(on_gpu(g_host))
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    divisor = np.float32(0.6) if mode == "inverted" else np.float32(1)
+    expected = np.where(philox.dropout_mask(5, 0, (300, 77), 0.6), g_host / divisor, 0)
+    np.testing.assert_array_equal(grads[0], expected)
+
+
+def test_generator_masks_follow_the_stream_and_manual_seed_restarts_it(gpu):
+    td.manual_seed(8)
+    first = gpu.generator.bernoulli_mask((1000,), 0.25)
+    second = gpu.generator.bernoulli_mask((1000,), 0.25)
+    np.testing.assert_array_equal(gpu.to_numpy(first), philox.dropout_mask(8, 0, (1000,), 0.25))
+    np.testing.assert_array_equal(gpu.to_numpy(second), philox.dropout_mask(8, 1, (1000,), 0.25))
+    td.manual_seed(8)
+    np.testing.assert_array_equal(gpu.to_numpy(gpu.generator.bernoulli_mask((1000,), 0.25)),
+                                  gpu.to_numpy(first))
+
+
+def test_apply_mask_on_the_device_is_relus_backward(gpu):
+    x_host = host_data((128, 96))
+    x = on_gpu(x_host, requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), (x_host > 0).astype(np.float32))
+
+
+def test_a_host_generator_is_refused_for_device_tensors(gpu):
+    with pytest.raises(TypeError, match="not 'cupy' arrays"):
+        F.dropout(on_gpu(np.ones((4, 4))), 0.5, generator=philox.PhiloxGenerator(0))
+
+
+# -- NumPy/CuPy parity of a whole model --------------------------------------------------------
+def twin_models(batchnorm, rates):
+    """The founding MLP on NumPy and on CuPy with the same weights (training mode)."""
+    td.manual_seed(0)
+    cpu = mlp(dropout=rates, batchnorm=batchnorm, init_std=None, backend="numpy")
+    gpu = mlp(dropout=rates, batchnorm=batchnorm, init_std=None, backend="cupy")
+    gpu.load_state_dict(cpu.state_dict())
+    return cpu, gpu
+
+
+def step(model, backend, images, labels):
+    logits = model(Tensor(images, backend=backend))
+    loss = F.cross_entropy(logits, Tensor(labels, backend=backend))
+    loss.backward()
+    return logits.numpy(), {name: p.grad.numpy() for name, p in model.named_parameters()}
+
+
+def assert_close(cpu, gpu, what):
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=2e-6, err_msg=what)
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+@pytest.mark.parametrize("dropout", ["off", "same masks"])  # batchnorm in training mode
+def test_numpy_and_cupy_give_the_same_outputs_and_gradients(gpu, batchnorm, dropout,
+                                                            monkeypatch):
+    cpu_model, gpu_model = twin_models(batchnorm, (0, 0) if dropout == "off" else (0.2, 0.5))
+    images = np.random.default_rng(3).random((256, 784), dtype=np.float32)
+    labels = np.random.default_rng(4).integers(0, 10, 256)
+    if dropout == "same masks":  # the NumPy side draws the GPU's Philox masks on the host
+        monkeypatch.setattr(td.backends.get("numpy"), "generator", philox.PhiloxGenerator(0))
+        td.manual_seed(77)
+    cpu_out, cpu_grads = step(cpu_model, "numpy", images, labels)
+    gpu_out, gpu_grads = step(gpu_model, "cupy", images, labels)
+    assert_close(cpu_out, gpu_out, "logits")
+    for name in cpu_grads:
+        assert_close(cpu_grads[name], gpu_grads[name], f"gradient of {name}")
+    for name, value in cpu_model.state_dict().items():
+        assert_close(value, gpu_model.state_dict()[name], f"state {name}")
