@@ -20,6 +20,7 @@ from .base import (
     is_available,
     known,
     manual_seed,
+    owner_of,
     register,
     unavailable,
 )
@@ -45,5 +46,6 @@ register("strict", _strict)
 register("cupy", _cupy)
 
 __all__ = ["Backend", "BackendUnavailableError", "Generator", "available", "default_name",
-           "dtype_name", "get", "is_available", "known", "manual_seed", "register", "unavailable",
+           "dtype_name", "get", "is_available", "known", "manual_seed", "owner_of", "register",
+           "unavailable",
            "DEFAULT_BACKEND", "DTYPE_NAMES", "ENTRY_POINT_GROUP", "ENV_VAR"]

@@ -245,6 +245,15 @@ def is_available(name: str) -> tuple[bool, str | None]:
     return True, None
 
 
+def owner_of(array: Any) -> Backend | None:
+    """The backend in use whose native arrays include ``array`` (None when none does): how
+    host-side code (saving, data loading) copies a CuPy array, say, to NumPy."""
+    for backend in list(_instances.values()):
+        if backend.is_array(array):
+            return backend
+    return None
+
+
 def _usable(name: str) -> bool:
     return is_available(name)[0]
 

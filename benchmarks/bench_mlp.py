@@ -32,13 +32,15 @@ def batch(size: int) -> tuple[np.ndarray, np.ndarray]:
     return rng.random((size, 784), dtype=np.float32), rng.integers(0, 10, size)
 
 
-def ours_trainer(bn: bool):
-    """A fresh tinygrad_drop model and optimizer; returns step(x, y) on Tensors."""
+def ours_trainer(bn: bool, backend: str | None = None):
+    """A fresh tinygrad_drop model and optimizer on ``backend``; returns step(x, y) on
+    Tensors."""
     import tinygrad_drop.nn.functional as F
     from tinygrad_drop import manual_seed, models, optim
 
     manual_seed(0)
-    model = models.mlp(batchnorm=bn)  # founding init: weights N(0, 0.01), zero biases
+    # founding init: weights N(0, 0.01), zero biases
+    model = models.mlp(batchnorm=bn, backend=backend)
     opt = optim.SGD(model.parameters(), lr=0.5)
 
     def step(x, y):
@@ -48,8 +50,9 @@ def ours_trainer(bn: bool):
     return step
 
 
-def torch_trainer(bn: bool):
-    """The same model in PyTorch, with the same initialisation; returns step(x, y)."""
+def torch_trainer(bn: bool, device: str = "cpu"):
+    """The same model in PyTorch on ``device``, with the same initialisation; returns
+    step(x, y)."""
     import torch
     from torch import nn
 
@@ -62,6 +65,7 @@ def torch_trainer(bn: bool):
         if isinstance(layer, nn.Linear):
             nn.init.normal_(layer.weight, std=0.01)
             nn.init.zeros_(layer.bias)
+    model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
 
     def step(x, y):
@@ -71,17 +75,19 @@ def torch_trainer(bn: bool):
     return step
 
 
-def ours_step(size: int, bn: bool):
+def ours_step(size: int, bn: bool, backend: str | None = None):
     from tinygrad_drop import Tensor
 
-    step, (x, y) = ours_trainer(bn), (Tensor(a) for a in batch(size))
+    step = ours_trainer(bn, backend)
+    x, y = (Tensor(a, backend=backend) for a in batch(size))
     return lambda: step(x, y)
 
 
-def torch_step(size: int, bn: bool):
+def torch_step(size: int, bn: bool, device: str = "cpu"):
     import torch
 
-    step, (x, y) = torch_trainer(bn), (torch.from_numpy(a) for a in batch(size))
+    step = torch_trainer(bn, device)
+    x, y = (torch.from_numpy(a).to(device) for a in batch(size))
     return lambda: step(x, y)
 
 
@@ -91,21 +97,27 @@ def floor_step(size: int, bn: bool):
     return lambda: net.step(x, y)
 
 
-def interleaved(peers: dict, repeats: int, seconds: float = 0.2) -> dict[str, list[float]]:
-    """Milliseconds per step for each peer; every repeat times each peer once, in turn."""
+def interleaved(peers: dict, repeats: int, seconds: float = 0.2,
+                synchronize=lambda: None) -> dict[str, list[float]]:
+    """Milliseconds per step for each peer; every repeat times each peer once, in turn.
+    ``synchronize`` waits for queued device work (GPU peers): it brackets each timed run."""
     numbers = {}
     for name, step in peers.items():
         for _ in range(3):
             step()
+        synchronize()
         start = time.perf_counter()
         step()
+        synchronize()
         numbers[name] = max(1, int(seconds / max(time.perf_counter() - start, 1e-6)))
     times: dict[str, list[float]] = {name: [] for name in peers}
     for _ in range(repeats):
         for name, step in peers.items():
+            synchronize()
             start = time.perf_counter()
             for _ in range(numbers[name]):
                 step()
+            synchronize()
             times[name].append((time.perf_counter() - start) / numbers[name] * 1e3)
     return times
 

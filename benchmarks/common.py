@@ -15,3 +15,15 @@ def report_peers(title: str, times: dict[str, list[float]], unit: str) -> None:
     ours = next((v for k, v in medians.items() if k.startswith("tinygrad_drop")), None)
     if ours is not None and "pytorch cpu" in medians:
         print(f"  ratio tinygrad_drop / pytorch: {ours / medians['pytorch cpu']:.2f}x")
+
+
+def print_rows(rows: list[dict]) -> None:
+    """One line per row: benchmark, case, implementation, median, min-max, unit (and the
+    effective bandwidth where a row has one)."""
+    print(f"{'benchmark':11s} {'case':40s} {'implementation':34s} {'median':>9s} "
+          f"{'min-max':>17s} unit")
+    for r in rows:
+        spread = f"{r['min']:.3g}-{r['max']:.3g}" if "min" in r else ""
+        rate = f"  {r['gb_per_s']:.0f} GB/s" if "gb_per_s" in r else ""
+        print(f"{r['benchmark']:11s} {r['case']:40s} {r['impl']:34s} {r['median']:9.3g} "
+              f"{spread:>17s} {r['unit']}{rate}")

@@ -19,9 +19,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_bn  # noqa: E402
 import bench_dropout  # noqa: E402
+import bench_gpu  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_mlp  # noqa: E402
 import bench_overhead  # noqa: E402
+from common import print_rows  # noqa: E402
 
 # (what, numerator (case, impl), denominator (case, impl), at most)
 TARGETS = [
@@ -45,12 +47,22 @@ TARGETS = [
      ("forward 256x4096", "bandwidth floor"), 8.0),
     ("dropout forward p=0.5 vs bandwidth floor", ("forward 256x4096 p=0.5", "tinygrad_drop"),
      ("forward 256x4096", "bandwidth floor"), 8.0),
+    ("GPU MLP step vs PyTorch CUDA, batch 8192", ("step batch 8192", "tinygrad_drop"),
+     ("step batch 8192", "pytorch cuda"), 1.3),
 ]
+for _size in bench_gpu.DROPOUT_SIZES:  # on the GPU only; skipped (no rows) elsewhere
+    for _direction in ("forward", "backward"):
+        _case = f"{_direction} {_size}x{_size} float32"
+        TARGETS += [
+            (f"GPU dropout {_direction} {_size}^2: >= 70% of copy bandwidth",
+             (_case, "tinygrad_drop"), (_case, "copy floor"), round(1 / 0.7, 2)),
+            (f"GPU dropout {_direction} {_size}^2 vs PyTorch CUDA",
+             (_case, "tinygrad_drop"), (_case, "pytorch cuda"), 1.0)]
 
 
 def collect(quick: bool) -> list[dict]:
     rows = []
-    for module in (bench_mlp, bench_overhead, bench_bn, bench_dropout, bench_memory):
+    for module in (bench_mlp, bench_overhead, bench_bn, bench_dropout, bench_memory, bench_gpu):
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)
         rows += module.collect(quick)
         if module is bench_mlp:
@@ -88,16 +100,11 @@ def main() -> None:
     except ImportError:
         pass
     print(f"\n{machine}\n")
-    print(f"{'benchmark':10s} {'case':40s} {'implementation':26s} {'median':>9s} "
-          f"{'min-max':>17s} unit")
-    for r in rows:
-        spread = f"{r['min']:.3g}-{r['max']:.3g}" if "min" in r else ""
-        print(f"{r['benchmark']:10s} {r['case']:40s} {r['impl']:26s} {r['median']:9.3g} "
-              f"{spread:>17s} {r['unit']}")
+    print_rows(rows)
     results = targets(rows)
-    print(f"\n{'target':48s} {'this run':>9s} {'at most':>8s}")
+    print(f"\n{'target':52s} {'this run':>9s} {'at most':>8s}")
     for t in results:
-        print(f"{t['target']:48s} {t['ratio']:9.2f} {t['limit']:8.2f}  "
+        print(f"{t['target']:52s} {t['ratio']:9.2f} {t['limit']:8.2f}  "
               f"{'met' if t['met'] else 'MISSED'}")
     if args.json:
         with open(args.json, "w") as f:

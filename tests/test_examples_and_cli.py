@@ -141,3 +141,13 @@ def test_cli_bench_needs_the_repository_benchmarks(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(cli.os.path, "isfile", lambda path: False)
     assert cli.main(["bench", "--quick"]) == 1
     assert "run it from a clone" in capsys.readouterr().err
+
+
+def test_gpu_benchmark_skips_cleanly_and_says_why_without_a_gpu():
+    ok, reason = td.backends.is_available("cupy")
+    if ok:
+        pytest.skip("a GPU is present: bench_gpu runs for real (see the README's GPU figures)")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout == ""
+    assert result.stderr.strip() == f"bench_gpu: skipped: {reason}"

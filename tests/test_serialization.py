@@ -8,6 +8,7 @@ from conftest import host
 
 import tinygrad_drop as td
 from tinygrad_drop import Tensor, nn
+from tinygrad_drop.backends.numpy_backend import NumpyBackend
 
 
 def model(backend):
@@ -107,3 +108,36 @@ def test_saved_files_get_ordinary_permissions(tmp_path):
         os.umask(mask)
     for name in ("model.npz", "graph.dot"):  # not mkstemp's private 0600
         assert os.stat(tmp_path / name).st_mode & 0o777 == 0o644
+
+
+class BoxedArray:
+    """An array type that, like CuPy's, refuses implicit conversion to NumPy."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values)
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("Implicit conversion to a NumPy array is not allowed")
+
+
+class BoxedBackend(NumpyBackend):
+    name = "boxed"
+
+    def is_array(self, obj):
+        return isinstance(obj, BoxedArray)
+
+    def to_numpy(self, array):
+        return array.values.copy()
+
+
+def test_save_and_the_data_loader_copy_another_backends_arrays_to_the_host(tmp_path, monkeypatch):
+    from tinygrad_drop import data
+    from tinygrad_drop.backends import base
+
+    monkeypatch.setattr(base, "_instances", dict(base._instances, boxed=BoxedBackend()))
+    td.save({"w": BoxedArray([1.5, 2.5])}, tmp_path / "boxed.npz")
+    assert td.load(tmp_path / "boxed.npz")["w"].tolist() == [1.5, 2.5]
+    loader = data.DataLoader(BoxedArray(np.arange(6.0).reshape(3, 2)), BoxedArray([0, 1, 2]),
+                             batch_size=3, shuffle=False, backend="numpy")
+    (x, y), = list(loader)
+    assert x.numpy().tolist() == [[0, 1], [2, 3], [4, 5]] and y.numpy().tolist() == [0, 1, 2]

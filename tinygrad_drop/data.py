@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._files import atomic_write
+from .serialization import host_array
 from .tensor import Tensor
 
 DATA_ENV_VAR = "TINYGRAD_DROP_DATA"
@@ -174,12 +175,13 @@ def mnist(split: str = "train", *, download: bool = True) -> tuple[np.ndarray, n
 
 
 class DataLoader:
-    """Mini-batches of ``(x, y)`` as Tensors; with ``shuffle`` a new order every epoch drawn
-    from a generator seeded with ``seed`` (reproducible), the last batch possibly smaller."""
+    """Mini-batches of ``(x, y)`` (host arrays, or any backend's: they are copied to the host
+    once) as Tensors; with ``shuffle`` a new order every epoch drawn from a generator seeded
+    with ``seed`` (reproducible), the last batch possibly smaller."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
                  seed: int | None = None, *, backend: str | None = None) -> None:
-        x, y = np.asarray(x), np.asarray(y)
+        x, y = host_array(x), host_array(y)
         if len(x) != len(y):
             raise ValueError(f"DataLoader: {len(x)} inputs but {len(y)} targets")
         if not isinstance(batch_size, int) or batch_size < 1:

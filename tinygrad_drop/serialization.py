@@ -12,8 +12,20 @@ from typing import Any
 
 import numpy as np
 
+from . import backends
 from ._files import atomic_write
 from .tensor import Tensor
+
+
+def host_array(value: Any) -> np.ndarray:
+    """``value`` (a Tensor, any backend's array, or array-like) as a host NumPy array."""
+    if isinstance(value, Tensor):
+        return value.numpy()
+    if not isinstance(value, np.ndarray):
+        owner = backends.owner_of(value)
+        if owner is not None:
+            return owner.to_numpy(value)  # CuPy refuses the implicit np.asarray
+    return np.asarray(value)
 
 
 def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
@@ -24,7 +36,7 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike) -> None:
     for name, value in state_dict.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"save: keys must be non-empty strings, got {name!r}")
-        array = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        array = host_array(value)
         if array.dtype.hasobject:
             raise TypeError(f"save: {name!r} is not a numeric array (dtype {array.dtype}); "
                             "only numbers are saved, never pickled objects")
