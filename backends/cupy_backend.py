@@ -262,8 +262,8 @@ class CupyBackend(Backend):
         return isinstance(obj, cupy.ndarray)
 
     def owned(self, array: Any) -> Any:
-        flags = array.flags
-        return array if flags.writeable and flags.c_contiguous else cupy.array(array, copy=True)
+        # CuPy has no read-only arrays; broadcast views (zero strides) are never C-contiguous.
+        return array if array.flags.c_contiguous else cupy.array(array, copy=True)
 
     def new_generator(self, seed: int) -> CupyGenerator:
         return CupyGenerator(seed, self)
