@@ -127,7 +127,14 @@ def step(model, backend, images, labels):
 
 
 def assert_close(cpu, gpu, what):
-    np.testing.assert_allclose(gpu, cpu, rtol=1e-4, atol=2e-6, err_msg=what)
+    """Float32 agreement: cuBLAS and OpenBLAS sum in different orders, and a pre-activation
+    within rounding of 0 may fall on either side of a ReLU (one sample's share of one unit), so
+    the bound is normwise (1e-4) with a loose elementwise check beside it."""
+    cpu, gpu = np.asarray(cpu, dtype=np.float64), np.asarray(gpu, dtype=np.float64)
+    scale = max(np.abs(cpu).max(initial=0), 1e-30)
+    error = np.linalg.norm(gpu - cpu) / max(np.linalg.norm(cpu), 1e-30)
+    assert error <= 1e-4, f"{what}: relative error {error:.2e}"
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-3 * scale, err_msg=what)
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
