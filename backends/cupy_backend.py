@@ -226,13 +226,8 @@ class CupyGenerator(PhiloxStreamGenerator):
             return cupy.ones(shape, dtype=bool)
         if keep <= 0.0:
             return cupy.zeros(shape, dtype=bool)
-        mask = cupy.empty(shape, dtype=bool)
-        n = mask.size
-        if n:
-            self.backend.launch("float32", "td_keep_mask", n, (
-                mask, np.uint64(n), np.uint32(keep_threshold(keep)), np.uint64(self.seed),
-                np.uint64(self.take_offset())))
-        return mask
+        return self.backend.keep_mask(shape, keep_threshold(keep), self.seed,
+                                      self.take_offset())
 
 
 class CupyBackend(Backend):
@@ -331,11 +326,15 @@ class CupyBackend(Backend):
     def dropout_mask(self, saved: Any) -> Any:
         if not isinstance(saved, RegeneratedMask):
             return saved
-        mask = cupy.empty(saved.shape, dtype=bool)
+        return self.keep_mask(saved.shape, saved.threshold, saved.seed, saved.offset)
+
+    def keep_mask(self, shape: tuple[int, ...], threshold: int, seed: int, offset: int) -> Any:
+        """The boolean mask of the Philox stream at (``seed``, ``offset``): word < threshold."""
+        mask = cupy.empty(shape, dtype=bool)
         if mask.size:
             self.launch("float32", "td_keep_mask", mask.size, (
-                mask, np.uint64(mask.size), np.uint32(saved.threshold), np.uint64(saved.seed),
-                np.uint64(saved.offset)))
+                mask, np.uint64(mask.size), np.uint32(threshold), np.uint64(seed),
+                np.uint64(offset)))
         return mask
 
     def apply_mask(self, x: Any, mask: Any, divisor: float = 1.0) -> Any:

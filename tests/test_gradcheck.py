@@ -22,14 +22,10 @@ class WrongSquare(Op):
         return (g * self.saved,)
 
 
-class SquareWrongAtOneElement(Op):
+class SquareWrongAtOneElement(WrongSquare):
     """x**2 whose gradient is off by +1 at flat element ``bad`` only."""
 
     name = "square_wrong_at_one"
-
-    def forward(self, a):
-        self.saved = a
-        return a * a
 
     def backward(self, g):
         xp = self.backend.xp

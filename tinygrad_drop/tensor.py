@@ -228,7 +228,7 @@ class Tensor:
             raise ValueError(f"backward: grad has shape {tuple(g.shape)} but the tensor has "
                              f"shape {self.shape}")
         run_backward(self, g, retain_graph)
-        if os.environ.get(GRAPH_ENV_VAR) and not _graph_saved:
+        if not _graph_saved and os.environ.get(GRAPH_ENV_VAR):
             _save_first_graph(self)
 
     def detach(self) -> Tensor:

@@ -87,7 +87,7 @@ def _op_label(op: Op, show_shapes: bool) -> str:
 
 def _grad_norm(t: Tensor) -> str:
     xp = t._backend.xp
-    g = xp.astype(t.grad.data, backends.get(t.backend).dtype("float64"))
+    g = xp.astype(t.grad.data, t._backend.dtype("float64"))
     return f"|grad| = {math.sqrt(float(xp.sum(g * g))):.3g}"
 
 

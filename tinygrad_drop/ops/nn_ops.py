@@ -250,10 +250,12 @@ class CrossEntropy(Op):
             raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype "
                             f"{target.dtype}")
         classes = logits.shape[1]
-        if target.shape[0] and (int(xp.min(target)) < 0 or int(xp.max(target)) >= classes):
-            bad = int(xp.min(target)) if int(xp.min(target)) < 0 else int(xp.max(target))
-            raise ValueError(f"cross_entropy: target {bad} is out of range for {classes} "
-                             "classes")
+        if target.shape[0]:  # each int() waits for the device: two, not five
+            lowest, highest = int(xp.min(target)), int(xp.max(target))
+            if lowest < 0 or highest >= classes:
+                bad = lowest if lowest < 0 else highest
+                raise ValueError(f"cross_entropy: target {bad} is out of range for {classes} "
+                                 "classes")
         shifted = logits - xp.max(logits, axis=1, keepdims=True)
         log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         picked = xp.take_along_axis(shifted, xp.reshape(target, (-1, 1)), axis=1)
