@@ -3,19 +3,18 @@
 ``available()`` lists what runs here, ``get(name)`` returns a backend, ``register(name, factory)``
 adds one; third-party packages can also advertise a factory in the entry-point group
 ``tinygrad_drop.backends``. The default is ``$TINYGRAD_DROP_BACKEND`` (``numpy`` when unset).
+
+Modules: ``base`` (the Backend interface), ``registry``, ``selection`` (the environment
+variable), ``generator``, ``kernels`` (the portable kernels by op family), one module per
+backend with its kernels beside it, ``philox`` (the GPU's random stream on the host).
 """
 
-from .base import (
-    DEFAULT_BACKEND,
-    DTYPE_NAMES,
+from .base import DTYPE_NAMES, Backend, BackendUnavailableError, dtype_name
+from .generator import Generator
+from .kernels import Kernels
+from .registry import (
     ENTRY_POINT_GROUP,
-    ENV_VAR,
-    Backend,
-    BackendUnavailableError,
-    Generator,
     available,
-    default_name,
-    dtype_name,
     get,
     is_available,
     known,
@@ -24,6 +23,7 @@ from .base import (
     register,
     unavailable,
 )
+from .selection import DEFAULT_BACKEND, ENV_VAR, default_name
 
 
 def _numpy():
@@ -45,7 +45,7 @@ register("numpy", _numpy)
 register("strict", _strict)
 register("cupy", _cupy)
 
-__all__ = ["Backend", "BackendUnavailableError", "Generator", "available", "default_name",
-           "dtype_name", "get", "is_available", "known", "manual_seed", "owner_of", "register",
-           "unavailable",
+__all__ = ["Backend", "BackendUnavailableError", "Generator", "Kernels", "available",
+           "default_name", "dtype_name", "get", "is_available", "known", "manual_seed",
+           "owner_of", "register", "unavailable",
            "DEFAULT_BACKEND", "DTYPE_NAMES", "ENTRY_POINT_GROUP", "ENV_VAR"]

@@ -1,187 +1,26 @@
-"""The CuPy backend: arrays on an NVIDIA GPU, and fused Philox dropout kernels.
+"""The CuPy backend: arrays on an NVIDIA GPU, with fused Philox dropout (``cupy_kernels.py``,
+CUDA source in ``cuda_source.py``).
 
-Import-guarded: without CuPy or a visible GPU it is known but unavailable, and says why. The
-kernels' CUDA source is plain text here, so it can be compiled and checked without a GPU.
+Import-guarded: without CuPy or a visible GPU it is known but unavailable, and says why.
 
-Random bits come from Philox4x32-10 keyed by the generator's seed, with the element's group of
-four and the call's offset as the counter: the stream defined in ``philox.py``, so a mask
+Dropout masks come from the Philox stream at (seed, offset) defined in ``philox.py``, so a mask
 depends on (seed, offset, element index) alone, never on the launch configuration, and
 ``philox.PhiloxGenerator`` reproduces it on the CPU.
-
-Kernels (``T`` is float or double; ``vector`` says every pointer is aligned to 4 elements):
-- ``td_dropout_forward``: y = keep ? x / divisor : 0, writes the 1-byte mask (unless ``mask`` is
-  NULL) and adds the number kept to ``*kept``. One pass, one Philox call per 4 elements.
-- ``td_dropout_backward_regen``: dx = keep ? g / divisor : 0, the mask regenerated from
-  (seed, offset) instead of read: zero bytes saved between forward and backward.
-- ``td_masked_scale``: y = mask ? x / divisor : 0 from a stored 1-byte mask (dropout's
-  backward, relu's backward).
-- ``td_keep_mask``: the mask alone (``Generator.bernoulli_mask``).
-Division (not a multiply by 1/divisor) keeps results bit-identical to the NumPy backend.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np  # typed scalars for kernel arguments
-
-from .base import Backend, BackendUnavailableError, keep_threshold
+from .base import Backend, BackendUnavailableError
+from .cuda_source import KERNEL_NAMES, kernel_source
+from .generator import keep_threshold
 from .philox import PhiloxStreamGenerator
 
 try:
     import cupy
 except ImportError:  # pragma: no cover - depends on the environment
     cupy = None
-
-# Plain C apart from the CUDA qualifiers, so tests can compile it with a host C compiler.
-PHILOX_SOURCE = r"""
-#define TD_PHILOX_M0 0xD2511F53u
-#define TD_PHILOX_M1 0xCD9E8D57u
-#define TD_PHILOX_W0 0x9E3779B9u
-#define TD_PHILOX_W1 0xBB67AE85u
-
-/* Philox4x32-10 of counter c under key (k0, k1), in place. */
-__device__ __forceinline__ void td_philox4x32_10(unsigned int c[4], unsigned int k0,
-                                                 unsigned int k1) {
-#pragma unroll
-    for (int round = 0; round < 10; ++round) {
-        if (round) { k0 += TD_PHILOX_W0; k1 += TD_PHILOX_W1; }
-        unsigned int hi0 = __umulhi(TD_PHILOX_M0, c[0]), lo0 = TD_PHILOX_M0 * c[0];
-        unsigned int hi1 = __umulhi(TD_PHILOX_M1, c[2]), lo1 = TD_PHILOX_M1 * c[2];
-        unsigned int n0 = hi1 ^ c[1] ^ k0, n2 = hi0 ^ c[3] ^ k1;
-        c[0] = n0; c[1] = lo1; c[2] = n2; c[3] = lo0;
-    }
-}
-
-/* The four words of element group g (elements 4g .. 4g+3) of the call at (seed, offset). */
-__device__ __forceinline__ void td_dropout_words(unsigned long long seed,
-                                                 unsigned long long offset,
-                                                 unsigned long long g, unsigned int w[4]) {
-    w[0] = (unsigned int)g; w[1] = (unsigned int)(g >> 32);
-    w[2] = (unsigned int)offset; w[3] = (unsigned int)(offset >> 32);
-    td_philox4x32_10(w, (unsigned int)seed, (unsigned int)(seed >> 32));
-}
-"""
-
-KERNEL_TEMPLATE = r"""
-typedef {ctype} T;
-struct __align__(4 * sizeof(T)) td_vec4 {{ T v[4]; }};
-
-__device__ __forceinline__ unsigned long long td_first(void) {{
-    return (unsigned long long)blockIdx.x * blockDim.x + threadIdx.x;
-}}
-__device__ __forceinline__ unsigned long long td_stride(void) {{
-    return (unsigned long long)gridDim.x * blockDim.x;
-}}
-
-/* Warp-sum the per-thread counts; one atomic per warp. Every lane must call it. */
-__device__ __forceinline__ void td_add_count(unsigned long long* total, unsigned int count) {{
-    for (int delta = 16; delta > 0; delta >>= 1)
-        count += __shfl_down_sync(0xffffffffu, count, delta);
-    if ((threadIdx.x & 31) == 0 && count) atomicAdd(total, (unsigned long long)count);
-}}
-
-/* out[j] = keep[j] ? in[j] / divisor : 0 for the group at element i (n elements in all). */
-__device__ __forceinline__ void td_scale_group(const T* __restrict__ in, T* __restrict__ out,
-                                               unsigned long long i, unsigned long long n,
-                                               const bool keep[4], T divisor, int vector) {{
-    if (vector && i + 4 <= n) {{
-        td_vec4 a = *(const td_vec4*)(in + i), b;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) b.v[j] = keep[j] ? a.v[j] / divisor : (T)0;
-        *(td_vec4*)(out + i) = b;
-    }} else {{
-        for (int j = 0; j < 4 && i + j < n; ++j) out[i + j] = keep[j] ? in[i + j] / divisor : (T)0;
-    }}
-}}
-
-__device__ __forceinline__ void td_keep_bits(unsigned long long seed, unsigned long long offset,
-                                             unsigned long long g, unsigned int threshold,
-                                             bool keep[4]) {{
-    unsigned int w[4];
-    td_dropout_words(seed, offset, g, w);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) keep[j] = w[j] < threshold;
-}}
-
-__device__ __forceinline__ void td_store_mask(unsigned char* __restrict__ mask,
-                                              unsigned long long i, unsigned long long n,
-                                              const bool keep[4]) {{
-    if (i + 4 <= n) {{
-        *(unsigned int*)(mask + i) = (unsigned int)keep[0] | ((unsigned int)keep[1] << 8)
-            | ((unsigned int)keep[2] << 16) | ((unsigned int)keep[3] << 24);
-    }} else {{
-        for (int j = 0; j < 4 && i + j < n; ++j) mask[i + j] = keep[j];
-    }}
-}}
-
-extern "C" __global__ void td_dropout_forward(
-        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
-        unsigned long long n, unsigned int threshold, T divisor, unsigned long long seed,
-        unsigned long long offset, unsigned long long* __restrict__ kept, int vector) {{
-    unsigned int count = 0;
-    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
-        unsigned long long i = 4 * g;
-        bool keep[4];
-        td_keep_bits(seed, offset, g, threshold, keep);
-        td_scale_group(x, y, i, n, keep, divisor, vector);
-        if (mask) td_store_mask(mask, i, n, keep);
-        for (int j = 0; j < 4 && i + j < n; ++j) count += keep[j];
-    }}
-    td_add_count(kept, count);
-}}
-
-extern "C" __global__ void td_dropout_backward_regen(
-        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
-        unsigned int threshold, T divisor, unsigned long long seed, unsigned long long offset,
-        int vector) {{
-    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
-        bool keep[4];
-        td_keep_bits(seed, offset, g, threshold, keep);
-        td_scale_group(g_in, dx, 4 * g, n, keep, divisor, vector);
-    }}
-}}
-
-extern "C" __global__ void td_masked_scale(
-        const T* __restrict__ x, const unsigned char* __restrict__ mask, T* __restrict__ y,
-        unsigned long long n, T divisor, int vector) {{
-    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
-        unsigned long long i = 4 * g;
-        bool keep[4];
-        if (i + 4 <= n) {{
-            unsigned int bits = *(const unsigned int*)(mask + i);
-#pragma unroll
-            for (int j = 0; j < 4; ++j) keep[j] = (bits >> (8 * j)) & 0xffu;
-        }} else {{
-            for (int j = 0; j < 4; ++j) keep[j] = i + j < n && mask[i + j];
-        }}
-        td_scale_group(x, y, i, n, keep, divisor, vector);
-    }}
-}}
-
-extern "C" __global__ void td_keep_mask(
-        unsigned char* __restrict__ mask, unsigned long long n, unsigned int threshold,
-        unsigned long long seed, unsigned long long offset) {{
-    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
-        bool keep[4];
-        td_keep_bits(seed, offset, g, threshold, keep);
-        td_store_mask(mask, 4 * g, n, keep);
-    }}
-}}
-"""
-
-KERNEL_NAMES = ("td_dropout_forward", "td_dropout_backward_regen", "td_masked_scale",
-                "td_keep_mask")
-CTYPES = {"float32": "float", "float64": "double"}
-
-
-def kernel_source(dtype_name: str) -> str:
-    """The complete CUDA source of the kernels for ``dtype_name`` (float32 or float64)."""
-    if dtype_name not in CTYPES:
-        raise TypeError(f"fused dropout kernels exist for {', '.join(CTYPES)}, not {dtype_name}")
-    return PHILOX_SOURCE + KERNEL_TEMPLATE.format(ctype=CTYPES[dtype_name])
-
 
 BLOCK = 256  # threads per block; each thread takes 4 elements per step of its grid-stride loop
 
@@ -199,35 +38,21 @@ def unavailable_reason() -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class RegeneratedMask:
-    """What a dropout node saves when the backend regenerates masks: the Philox stream position
-    and threshold (zero bytes per element)."""
-
-    seed: int
-    offset: int
-    threshold: int
-    shape: tuple[int, ...]
-
-
 class CupyGenerator(PhiloxStreamGenerator):
     """Device generator: dropout masks from the Philox stream at (seed, offset), drawn by the
-    backend's kernels; uniform and normal values from CuPy's ``default_rng(seed)``."""
+    backend's dropout kernels; uniform and normal values from CuPy's ``default_rng(seed)``."""
 
     def __init__(self, seed: int, backend: CupyBackend) -> None:
         self.backend = backend
+        self.xp = cupy
         super().__init__(seed)
 
     def value_generator(self, seed: int) -> Any:
         return cupy.random.default_rng(seed)
 
-    def bernoulli_mask(self, shape: tuple[int, ...], keep: float) -> Any:
-        if keep >= 1.0:
-            return cupy.ones(shape, dtype=bool)
-        if keep <= 0.0:
-            return cupy.zeros(shape, dtype=bool)
-        return self.backend.keep_mask(shape, keep_threshold(keep), self.seed,
-                                      self.take_offset())
+    def draw_mask(self, shape: tuple[int, ...], keep: float) -> Any:
+        return self.backend.kernels("dropout").keep_mask(shape, keep_threshold(keep), self.seed,
+                                                         self.take_offset())
 
 
 class CupyBackend(Backend):
@@ -240,7 +65,10 @@ class CupyBackend(Backend):
         reason = unavailable_reason()
         if reason is not None:
             raise BackendUnavailableError(f"backend 'cupy' is not available: {reason}")
+        from . import cupy_kernels  # it imports CuPy unguarded: only once CuPy is usable
+
         self.xp = cupy
+        self.kernel_families = cupy_kernels.FAMILIES
         self.regenerate_masks = regenerate_masks
         self._functions: dict[tuple[str, str], Any] = {}
         self._max_blocks = 32 * cupy.cuda.Device().attributes["MultiProcessorCount"]
@@ -263,14 +91,12 @@ class CupyBackend(Backend):
     def new_generator(self, seed: int) -> CupyGenerator:
         return CupyGenerator(seed, self)
 
-    def scatter_add(self, target: Any, index: Any, values: Any) -> Any:
-        import cupyx
-
-        cupyx.scatter_add(target, index, values)
-        return target
-
     def synchronize(self) -> None:
         cupy.cuda.get_current_stream().synchronize()
+
+    def describe(self) -> str:
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        return f"{super().describe()}, device {cupy.cuda.Device().id}: {props['name'].decode()}"
 
     # -- kernels --------------------------------------------------------------------------
     def launch(self, dtype_name: str, kernel: str, n: int, args: tuple) -> None:
@@ -283,66 +109,3 @@ class CupyBackend(Backend):
             function = self._functions[dtype_name, kernel]
         blocks = max(1, min(-(-n // (4 * BLOCK)), self._max_blocks))
         function((blocks,), (BLOCK,), args)
-
-    @staticmethod
-    def _fusable(x: Any) -> bool:
-        return isinstance(x, cupy.ndarray) and x.dtype.name in CTYPES
-
-    @staticmethod
-    def _vector(*arrays: Any) -> np.int32:
-        """1 when every array starts on a 4-element boundary (the kernels' vector loads)."""
-        return np.int32(all(a.data.ptr % (4 * a.itemsize) == 0 for a in arrays))
-
-    def dropout_forward(self, x: Any, keep: float, divisor: float,
-                        generator: Any) -> tuple[Any, Any, Any]:
-        if not (isinstance(generator, CupyGenerator) and self._fusable(x)):
-            return super().dropout_forward(x, keep, divisor, generator)
-        x = cupy.ascontiguousarray(x)
-        out = cupy.empty_like(x)
-        kept = cupy.zeros((), dtype=cupy.uint64)
-        threshold, offset = keep_threshold(keep), generator.take_offset()
-        if self.regenerate_masks:
-            mask, saved = None, RegeneratedMask(generator.seed, offset, threshold, x.shape)
-        else:
-            mask = saved = cupy.empty(x.shape, dtype=bool)
-        if x.size:
-            self.launch(x.dtype.name, "td_dropout_forward", x.size, (
-                x, out, np.uint64(0) if mask is None else mask, np.uint64(x.size),
-                np.uint32(threshold), x.dtype.type(divisor), np.uint64(generator.seed),
-                np.uint64(offset), kept, self._vector(x)))
-        return out, saved, kept
-
-    def dropout_backward(self, g: Any, saved: Any, divisor: float) -> Any:
-        if not isinstance(saved, RegeneratedMask):
-            return self.apply_mask(g, saved, divisor)
-        g = cupy.ascontiguousarray(g)
-        dx = cupy.empty_like(g)
-        if g.size:
-            self.launch(g.dtype.name, "td_dropout_backward_regen", g.size, (
-                g, dx, np.uint64(g.size), np.uint32(saved.threshold), g.dtype.type(divisor),
-                np.uint64(saved.seed), np.uint64(saved.offset), self._vector(g)))
-        return dx
-
-    def dropout_mask(self, saved: Any) -> Any:
-        if not isinstance(saved, RegeneratedMask):
-            return saved
-        return self.keep_mask(saved.shape, saved.threshold, saved.seed, saved.offset)
-
-    def keep_mask(self, shape: tuple[int, ...], threshold: int, seed: int, offset: int) -> Any:
-        """The boolean mask of the Philox stream at (``seed``, ``offset``): word < threshold."""
-        mask = cupy.empty(shape, dtype=bool)
-        if mask.size:
-            self.launch("float32", "td_keep_mask", mask.size, (
-                mask, np.uint64(mask.size), np.uint32(threshold), np.uint64(seed),
-                np.uint64(offset)))
-        return mask
-
-    def apply_mask(self, x: Any, mask: Any, divisor: float = 1.0) -> Any:
-        if not (self._fusable(x) and mask.dtype == cupy.bool_ and mask.shape == x.shape):
-            return super().apply_mask(x, mask, divisor)
-        x, mask = cupy.ascontiguousarray(x), cupy.ascontiguousarray(mask)
-        out = cupy.empty_like(x)
-        if x.size:
-            self.launch(x.dtype.name, "td_masked_scale", x.size, (
-                x, mask, out, np.uint64(x.size), x.dtype.type(divisor), self._vector(x)))
-        return out

@@ -1,4 +1,5 @@
-"""The NumPy backend (the default): CPU arrays, NumPy's PCG64 generator."""
+"""The NumPy backend (the default): CPU arrays, NumPy's SFC64 generator; its fast paths are in
+``numpy_kernels.py``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, Generator, keep_threshold
+from . import numpy_kernels
+from .base import Backend
+from .generator import Generator, keep_threshold
 
 MALLOC_TUNING_ENV_VAR = "TINYGRAD_DROP_MALLOC_TUNING"
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -41,6 +44,8 @@ class NumpyGenerator(Generator):
     costing one random byte per element. keep = 0.5 uses one random bit per element.
     """
 
+    xp = np
+
     def __init__(self, seed: int) -> None:
         self.manual_seed(seed)
 
@@ -62,11 +67,7 @@ class NumpyGenerator(Generator):
         """``count`` uniform uint32 values."""
         return self.rng.bit_generator.random_raw(-(-count // 2)).view(np.uint32)[:count]
 
-    def bernoulli_mask(self, shape: tuple[int, ...], keep: float) -> np.ndarray:
-        if keep >= 1.0:
-            return np.ones(shape, dtype=bool)
-        if keep <= 0.0:
-            return np.zeros(shape, dtype=bool)
+    def draw_mask(self, shape: tuple[int, ...], keep: float) -> np.ndarray:
         count = math.prod(shape)
         if keep == 0.5:
             bits = self.random_bytes(-(-count // 8))
@@ -88,10 +89,10 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     xp = np
+    kernel_families = numpy_kernels.FAMILIES
 
     def __init__(self) -> None:
         super().__init__()
-        self._ones: dict[tuple[int, Any], np.ndarray] = {}  # for sum_rows, by (rows, dtype)
         self.allocator_tuned = tune_allocator()
 
     def asarray(self, data: Any, dtype: Any = None) -> np.ndarray:
@@ -109,23 +110,3 @@ class NumpyBackend(Backend):
 
     def new_generator(self, seed: int) -> NumpyGenerator:
         return NumpyGenerator(seed)
-
-    def scatter_add(self, target: np.ndarray, index: Any, values: Any) -> np.ndarray:
-        np.add.at(target, index, values)
-        return target
-
-    def sum_rows(self, x: np.ndarray) -> np.ndarray:
-        # NumPy's axis-0 reduction is ~3x slower than a BLAS matrix-vector product here.
-        if x.ndim != 2 or x.dtype.kind != "f":
-            return np.sum(x, axis=0)
-        key = (x.shape[0], x.dtype)
-        ones = self._ones.get(key)
-        if ones is None:
-            ones = self._ones[key] = np.ones(x.shape[0], x.dtype)
-        return ones @ x
-
-    def apply_mask(self, x: np.ndarray, mask: np.ndarray, divisor: float = 1.0) -> np.ndarray:
-        out = np.multiply(x, mask)  # np.where is ~15x slower on random masks here
-        if divisor != 1:
-            np.divide(out, divisor, out=out)  # in place: no second temporary
-        return out

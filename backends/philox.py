@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Generator, keep_threshold
+from .generator import Generator, certain_keep, keep_threshold
 
 PHILOX_M0, PHILOX_M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
 PHILOX_W0, PHILOX_W1 = 0x9E3779B9, 0xBB67AE85  # key schedule increments (golden ratio, sqrt 3)
@@ -66,10 +66,9 @@ def dropout_words(seed: int, offset: int, count: int) -> np.ndarray:
 
 def dropout_mask(seed: int, offset: int, shape: tuple[int, ...], keep: float) -> np.ndarray:
     """The boolean keep-mask of a dropout call at (``seed``, ``offset``) on ``shape``."""
-    if keep >= 1.0:
-        return np.ones(shape, dtype=bool)
-    if keep <= 0.0:
-        return np.zeros(shape, dtype=bool)
+    certain = certain_keep(keep)
+    if certain is not None:
+        return np.full(shape, certain)
     words = dropout_words(seed, offset, math.prod(shape))
     return (words < keep_threshold(keep)).reshape(shape)
 
@@ -77,7 +76,7 @@ def dropout_mask(seed: int, offset: int, shape: tuple[int, ...], keep: float) ->
 class PhiloxStreamGenerator(Generator):
     """A generator whose dropout masks are the Philox stream at (seed, offset); ``seed`` and
     ``offset`` are its whole mask state. Subclasses say where the masks are drawn
-    (``bernoulli_mask``) and which generator makes uniform and normal values
+    (``draw_mask``) and which generator makes uniform and normal values
     (``value_generator``: they need not match across backends, only be reproducible)."""
 
     def __init__(self, seed: int = 0) -> None:
@@ -110,8 +109,10 @@ class PhiloxGenerator(PhiloxStreamGenerator):
     """A NumPy-backend generator whose masks are the CuPy backend's, bit for bit, for the same
     seed: ``F.dropout(x, generator=PhiloxGenerator(7))`` on the CPU drops what the GPU drops."""
 
+    xp = np
+
     def value_generator(self, seed: int) -> np.random.Generator:
         return np.random.Generator(np.random.Philox(seed))
 
-    def bernoulli_mask(self, shape: tuple[int, ...], keep: float) -> np.ndarray:
+    def draw_mask(self, shape: tuple[int, ...], keep: float) -> np.ndarray:
         return dropout_mask(self.seed, self.take_offset(), shape, keep)

@@ -1,8 +1,9 @@
 """The ``strict`` backend: array-api-strict, the bare Array API standard on the CPU.
 
 It exists to keep the core honest: anything NumPy-only that slips into the core fails here, so
-it stands in for a GPU library in CI. Random numbers come from NumPy's generator and are
-converted, because the standard has no random module.
+it stands in for a GPU library in CI. It has no fast paths of its own: every op family runs its
+portable kernels. Random numbers come from NumPy's generator and are converted, because the
+standard has no random module.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Backend, BackendUnavailableError, Generator
+from .base import Backend, BackendUnavailableError
+from .generator import Generator
 from .numpy_backend import NumpyGenerator
 
 try:
@@ -24,7 +26,9 @@ else:
 
 
 class StrictGenerator(Generator):
-    """NumPy's PCG64 stream, delivered as array-api-strict arrays (same numbers as ``numpy``)."""
+    """NumPy's SFC64 stream, delivered as array-api-strict arrays (same numbers as ``numpy``)."""
+
+    xp = xp_strict
 
     def __init__(self, seed: int) -> None:
         self.host = NumpyGenerator(seed)
@@ -39,18 +43,12 @@ class StrictGenerator(Generator):
     def normal(self, shape: tuple[int, ...], dtype: Any) -> Any:
         return xp_strict.asarray(self.host.normal(shape, _numpy_dtype(dtype)))
 
-    def bernoulli_mask(self, shape: tuple[int, ...], keep: float) -> Any:
-        return xp_strict.asarray(self.host.bernoulli_mask(shape, keep))
+    def draw_mask(self, shape: tuple[int, ...], keep: float) -> Any:
+        return xp_strict.asarray(self.host.draw_mask(shape, keep))
 
 
 def _numpy_dtype(dtype: Any) -> np.dtype:
     return np.dtype(str(dtype).rsplit(".", 1)[-1])
-
-
-def _to_host_index(index: Any) -> Any:
-    if isinstance(index, tuple):
-        return tuple(_to_host_index(i) for i in index)
-    return np.asarray(index) if isinstance(index, StrictArray) else index
 
 
 class StrictBackend(Backend):
@@ -80,8 +78,3 @@ class StrictBackend(Backend):
 
     def new_generator(self, seed: int) -> StrictGenerator:
         return StrictGenerator(seed)
-
-    def scatter_add(self, target: Any, index: Any, values: Any) -> Any:
-        host = np.array(target, copy=True)
-        np.add.at(host, _to_host_index(index), np.asarray(values))
-        return xp_strict.asarray(host)

@@ -1,7 +1,9 @@
-"""Shared fixtures: every backend-dependent test runs once per backend.
+"""Shared fixtures: every backend-dependent test runs once per registered backend.
 
-``numpy`` and ``strict`` must always run (a missing array-api-strict is an error, not a skip);
-``cupy`` skips with the reason when it cannot run here.
+The backends are whatever is registered when the tests are collected, built-ins and
+third-party entry points alike. ``numpy`` and ``strict`` must always run (a missing
+array-api-strict is an error, not a skip); any other backend skips with the reason when it
+cannot run here (CuPy without a GPU).
 """
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 
 import tinygrad_drop as td
 
-BACKENDS = ["numpy", "strict", "cupy"]
+BACKENDS = td.backends.known()
 ALWAYS = {"numpy", "strict"}
 
 

@@ -10,7 +10,7 @@ from conftest import host
 
 import tinygrad_drop as td
 from tinygrad_drop import Tensor
-from tinygrad_drop.backends import base
+from tinygrad_drop.backends import registry
 from tinygrad_drop.backends.numpy_backend import NumpyBackend
 
 PACKAGE = pathlib.Path(td.__file__).parent
@@ -19,10 +19,10 @@ PACKAGE = pathlib.Path(td.__file__).parent
 @pytest.fixture
 def isolated_registry(monkeypatch):
     """Register and discover backends without leaking them into other tests."""
-    monkeypatch.setattr(base, "_factories", dict(base._factories))
-    monkeypatch.setattr(base, "_instances", dict(base._instances))
-    monkeypatch.setattr(base, "_failures", dict(base._failures))
-    monkeypatch.setattr(base, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "_factories", dict(registry._factories))
+    monkeypatch.setattr(registry, "_instances", dict(registry._instances))
+    monkeypatch.setattr(registry, "_failures", dict(registry._failures))
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
 
 
 class RenamedNumpy(NumpyBackend):
@@ -154,7 +154,7 @@ def test_bernoulli_mask_keep_probability_is_exact_to_1e6(backend):
     assert mask.dtype == bool and abs(mask.mean() - 0.3) < 0.00115
     assert host(Tensor._wrap(gen.bernoulli_mask((3,), 1.0), td.backends.get(backend),
                              False, None)).all()
-    from tinygrad_drop.backends.base import keep_threshold
+    from tinygrad_drop.backends.generator import keep_threshold
     for keep in (0.1, 0.2, 0.5, 0.8, 0.999999):
         assert abs(keep_threshold(keep) / 2**32 - keep) < 1e-9
 

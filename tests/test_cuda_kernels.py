@@ -17,8 +17,8 @@ from cuda_host import compile_on_host, find_nvrtc, host_compiler, nvrtc_compile
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor
 from tinygrad_drop.backends import philox
-from tinygrad_drop.backends.base import keep_threshold
-from tinygrad_drop.backends.cupy_backend import CTYPES, KERNEL_NAMES, kernel_source
+from tinygrad_drop.backends.cuda_source import CTYPES, KERNEL_NAMES, kernel_source
+from tinygrad_drop.backends.generator import keep_threshold
 
 u64, u32 = ctypes.c_uint64, ctypes.c_uint32
 SIZES = [1, 3, 4, 5, 64, 1001, 4099]

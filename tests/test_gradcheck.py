@@ -26,6 +26,7 @@ class SquareWrongAtOneElement(WrongSquare):
     """x**2 whose gradient is off by +1 at flat element ``bad`` only."""
 
     name = "square_wrong_at_one"
+    bad: int
 
     def backward(self, g):
         xp = self.backend.xp

@@ -13,7 +13,7 @@ import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor
 from tinygrad_drop.backends import philox
-from tinygrad_drop.backends.base import keep_threshold
+from tinygrad_drop.backends.generator import keep_threshold
 
 # Known answers from the Random123 distribution's kat_vectors (philox4x32, 10 rounds):
 # counter, key, result.

@@ -132,9 +132,9 @@ class BoxedBackend(NumpyBackend):
 
 def test_save_and_the_data_loader_copy_another_backends_arrays_to_the_host(tmp_path, monkeypatch):
     from tinygrad_drop import data
-    from tinygrad_drop.backends import base
+    from tinygrad_drop.backends import registry
 
-    monkeypatch.setattr(base, "_instances", dict(base._instances, boxed=BoxedBackend()))
+    monkeypatch.setattr(registry, "_instances", dict(registry._instances, boxed=BoxedBackend()))
     td.save({"w": BoxedArray([1.5, 2.5])}, tmp_path / "boxed.npz")
     assert td.load(tmp_path / "boxed.npz")["w"].tolist() == [1.5, 2.5]
     loader = data.DataLoader(BoxedArray(np.arange(6.0).reshape(3, 2)), BoxedArray([0, 1, 2]),

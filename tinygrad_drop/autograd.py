@@ -4,21 +4,21 @@ An op node records, for each input, either the op that produced it or the leaf T
 where no gradient is wanted) plus the input's shape, dtype, array namespace and name. It does
 not hold the input tensors themselves, so intermediate activations are freed as soon as
 nothing but the graph refers to them; an op keeps only what its backward needs, in
-``self.saved``, and its attributes (axis, p, ...) as plain attributes that outlive backward
-for the graph drawing.
+``self.saved``, and its declared attributes (axis, p, ...), which outlive backward for the graph
+drawing.
+
+The engine knows tensors only as ``TensorBase`` (data, backend, gradient, the op that made
+them); ``tensor.Tensor`` builds the user-facing class on it, so this module imports nothing of
+the package above it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .tensor import Tensor
-else:
-    Tensor = None  # bound by tensor.py, which imports this module (a cycle otherwise)
+from typing import Any, ClassVar
 
 
 class _GradMode(threading.local):
@@ -48,16 +48,67 @@ class no_grad(contextlib.ContextDecorator):
         _grad_mode.enabled = self._previous.pop()
 
 
+class TensorBase:
+    """What the engine needs of a tensor: its native array, backend, gradient, whether it
+    requires one, the op that made it, and a name for drawings. ``Tensor`` adds the rest."""
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_backend", "__weakref__")
+
+    @classmethod
+    def _wrap(cls, data: Any, backend: Any, requires_grad: bool, grad_fn: Op | None) -> Any:
+        """Fast internal constructor around an existing native array (no copy, no checks)."""
+        t = object.__new__(cls)
+        t.data, t._backend, t.requires_grad, t.grad_fn = data, backend, requires_grad, grad_fn
+        t.grad = t.name = None
+        return t
+
+
+def format_value(value: Any) -> str:
+    """An attribute value as a drawing or an error shows it (floats short, arrays by shape)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"array{tuple(value.shape)}"
+    if isinstance(value, tuple):
+        return ("(" + ", ".join(format_value(v) for v in value) + ("," if len(value) == 1 else "")
+                + ")")
+    return str(value)
+
+
 class Op:
-    """One recorded operation. Subclasses define ``forward`` (raw backend arrays in, one array
-    out; save what backward needs on ``self``) and ``backward`` (the output's gradient in, one
-    gradient or None per input out). Gradients may come back in the broadcast shape: the engine
-    sums them back to each input's shape (``unbroadcast``), so ops never do.
+    """One recorded operation.
+
+    A subclass declares its attributes as annotated class fields (a default makes one
+    optional); ``apply`` takes them by keyword and refuses any other. It defines ``forward``
+    (raw backend arrays in, one array out; save what backward needs in ``self.saved``) and
+    ``backward`` (the output's gradient in, one gradient or None per input out). Gradients may
+    come back in the broadcast shape: the engine sums them back to each input's shape
+    (``unbroadcast``), so ops never do. An op whose ``extra_outputs`` names more outputs returns
+    them after the main one from ``forward`` and gets them, without gradient, from ``apply``.
+    Backend-specific work goes through ``self.kernels``, the backend's kernels of the op's
+    ``kernel_family``.
     """
 
     __slots__ = ("backend", "parents", "input_meta", "out_shape", "out_dtype", "freed", "saved",
                  "__dict__")
-    name = "op"
+    name: ClassVar[str] = "op"
+    style: ClassVar[str] = "op"  # how a graph drawing shows it (see viz.STYLES)
+    kernel_family: ClassVar[str] = ""
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
+    shown: ClassVar[tuple[str, ...] | None] = None  # attributes to show; None: all declared
+    declared: ClassVar[tuple[str, ...]] = ()  # made from the annotations by __init_subclass__
+    _declared_set: ClassVar[frozenset[str]] = frozenset()
+    _required: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            for field, annotation in inspect.get_annotations(klass).items():
+                if "ClassVar" not in str(annotation) and field not in names:
+                    names.append(field)
+        cls.declared, cls._declared_set = tuple(names), frozenset(names)
+        cls._required = frozenset(field for field in names if not hasattr(cls, field))
 
     def forward(self, *arrays: Any) -> Any:
         """Compute the output array from the input arrays; put what backward needs in
@@ -69,13 +120,26 @@ class Op:
         raise NotImplementedError
 
     @property
+    def kernels(self) -> Any:
+        """The backend's kernels for this op's family (``backends.kernels``)."""
+        return self.backend.kernels(self.kernel_family)
+
+    @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether a gradient flows to it (skip work for the others)."""
         return tuple(parent is not None for parent in self.parents)
 
     def attributes(self) -> dict[str, Any]:
-        """Attributes worth showing in a graph drawing or an error (overridden by ops)."""
-        return {}
+        """The attributes worth showing in a drawing, an error or a repr: the declared ones
+        (those in ``shown`` where an op narrows them); ops may add what forward measured."""
+        return {field: getattr(self, field) for field in
+                (self.declared if self.shown is None else self.shown)}
+
+    def describe(self) -> list[str]:
+        """The lines a graph drawing shows for this op: its name, then its attributes."""
+        attrs = self.attributes()
+        details = ", ".join(f"{k}={format_value(v)}" for k, v in attrs.items())
+        return [self.name, details] if details else [self.name]
 
     def release(self) -> None:
         """Drop what backward needed; a later backward through this node is an error."""
@@ -88,18 +152,32 @@ class Op:
         return f"<{self.name}{'(' + attrs + ')' if attrs else ''} -> {shape}>"
 
     @classmethod
-    def apply(cls, *inputs: Any, **attrs: Any) -> Tensor:
-        """Run the op on Tensors (and Python scalars), recording it when a gradient is needed."""
+    def _refuse(cls, attrs: dict[str, Any]) -> None:
+        unknown = [k for k in attrs if k not in cls._declared_set]
+        missing = [k for k in cls._required if k not in attrs]
+        declared = ", ".join(cls.declared) or "none"
+        problem = (f"unexpected attribute(s) {', '.join(map(repr, unknown))}" if unknown
+                   else f"missing attribute(s) {', '.join(map(repr, missing))}")
+        raise TypeError(f"{cls.name}: {problem} (declared: {declared})")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **attrs: Any) -> Any:
+        """Run the op on Tensors (and Python scalars), recording it when a gradient is needed.
+        Returns the output Tensor (with ``extra_outputs``, a tuple: it, then the extras)."""
         op = cls.__new__(cls)
-        if attrs:
+        if attrs or cls._required:
+            if not (attrs.keys() <= cls._declared_set
+                    and (not cls._required or cls._required <= attrs.keys())):
+                cls._refuse(attrs)
             op.__dict__.update(attrs)
         backend = None
         arrays = []
         record = False
         for x in inputs:
-            if isinstance(x, Tensor):
+            if isinstance(x, TensorBase):
                 if backend is None:
                     backend = x._backend
+                    tensor_type = type(x)
                 elif x._backend is not backend:
                     raise TypeError(f"{cls.name}: cannot mix backends {backend.name!r} and "
                                     f"{x._backend.name!r}; move one with .to()")
@@ -113,7 +191,7 @@ class Op:
             # tensors; forward may consult needs_input_grad to save less.
             parents, meta = [], []
             for x in inputs:
-                if isinstance(x, Tensor):
+                if isinstance(x, TensorBase):
                     parents.append((x.grad_fn or x) if x.requires_grad else None)
                     meta.append((x.data.shape, x.data.dtype, x._backend.xp, x.name))
                 else:
@@ -128,17 +206,28 @@ class Op:
             if str(exc).startswith(f"{cls.name}:"):
                 raise
             raise type(exc)(f"{cls.name}: {exc}; inputs: {describe_inputs(inputs)}") from exc
+        if cls.extra_outputs:
+            return op._with_extras(tensor_type, record, *out)
         if not record:
-            return Tensor._wrap(out, op.backend, False, None)
+            return tensor_type._wrap(out, op.backend, False, None)
         op.out_shape, op.out_dtype, op.freed = out.shape, out.dtype, False
-        return Tensor._wrap(out, op.backend, True, op)
+        return tensor_type._wrap(out, op.backend, True, op)
+
+    def _with_extras(self, tensor_type: type, record: bool, out: Any,
+                     *extras: Any) -> tuple[Any, ...]:
+        """The main output (recorded if ``record``) and the extra ones, without gradient."""
+        if record:
+            self.out_shape, self.out_dtype, self.freed = out.shape, out.dtype, False
+        wrap = tensor_type._wrap
+        return (wrap(out, self.backend, record, self if record else None),
+                *(None if e is None else wrap(e, self.backend, False, None) for e in extras))
 
 
 def describe_inputs(inputs: Sequence[Any]) -> str:
     """One line naming each input's shape, dtype and backend (or its Python value)."""
     return ", ".join(
         f"Tensor(shape={x.shape}, dtype={x.dtype_name}, backend={x.backend})"
-        if isinstance(x, Tensor) else repr(x) for x in inputs)
+        if isinstance(x, TensorBase) else repr(x) for x in inputs)
 
 
 def unbroadcast(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
@@ -172,7 +261,7 @@ def topological_order(root: Op) -> list[Op]:
     return order
 
 
-def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
+def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
     """Propagate ``grad`` (a backend array shaped like ``root``) to every leaf ``root`` depends on,
     accumulating into the leaves' ``.grad``; free the graph unless ``retain_graph``."""
     delivered = {id(grad)}  # arrays a leaf must not own: the caller's, and those already taken
@@ -210,12 +299,12 @@ def run_backward(root: Tensor, grad: Any, retain_graph: bool) -> None:
             op.release()
 
 
-def _accumulate_leaf(leaf: Tensor, grad: Any, delivered: set[int]) -> None:
+def _accumulate_leaf(leaf: TensorBase, grad: Any, delivered: set[int]) -> None:
     if leaf.grad is None:
         # Pass-through ops (add, reshape) hand the same array on; two leaves must not share it.
         backend = leaf._backend
         grad = backend.xp.asarray(grad, copy=True) if id(grad) in delivered else backend.owned(grad)
         delivered.add(id(grad))
-        leaf.grad = Tensor._wrap(grad, leaf._backend, False, None)
+        leaf.grad = leaf._wrap(grad, backend, False, None)
     else:
-        leaf.grad = Tensor._wrap(leaf.grad.data + grad, leaf._backend, False, None)
+        leaf.grad = leaf._wrap(leaf.grad.data + grad, leaf._backend, False, None)

@@ -26,18 +26,8 @@ def info(_args: argparse.Namespace) -> int:
             print(f"  {name:8s} unavailable: {missing[name]}")
         else:
             be = backends.get(name)
-            print(f"  {name:8s} available   ({_describe(be)})")
+            print(f"  {name:8s} available   ({be.describe()})")
     return 0
-
-
-def _describe(be: backends.Backend) -> str:
-    module = be.xp.__name__.split(".")[0]
-    version = getattr(sys.modules.get(module), "__version__", "?")
-    device = ""
-    if be.name == "cupy":
-        props = be.xp.cuda.runtime.getDeviceProperties(0)
-        device = f", device 0: {props['name'].decode()}"
-    return f"{module} {version}{device}"
 
 
 def graph(args: argparse.Namespace) -> int:
@@ -62,20 +52,19 @@ def graph(args: argparse.Namespace) -> int:
     return 0
 
 
-def gradcheck_ops(args: argparse.Namespace) -> int:
-    """Check every named op's gradient against finite differences on one backend."""
-    from . import Tensor, gradcheck, manual_seed
+def gradcheck_cases(backend: str | None) -> dict[str, tuple[object, list[object]]]:
+    """What ``tinygrad-drop gradcheck`` checks: name -> (function, float64 inputs) for every
+    named op, on ``backend``."""
+    from . import Tensor
     from .nn import functional as F
 
-    manual_seed(args.seed)
-    be = args.backend
-
     def t(*shape: int) -> Tensor:
-        return Tensor.randn(*shape, dtype="float64", backend=be, requires_grad=True)
+        return Tensor.randn(*shape, dtype="float64", backend=backend, requires_grad=True)
 
-    stats = (Tensor.zeros(4, dtype="float64", backend=be),
-             Tensor.ones(4, dtype="float64", backend=be))
-    checks = {
+    stats = (Tensor.zeros(4, dtype="float64", backend=backend),
+             Tensor.ones(4, dtype="float64", backend=backend))
+    labels = Tensor([0, 2, 1, 3, 3], backend=backend)
+    return {
         "linear": (F.linear, [t(5, 3), t(4, 3), t(4)]),
         "relu": (lambda x: F.relu(x * x + 0.1), [t(3, 4)]),
         "sigmoid": (F.sigmoid, [t(3, 4)]),
@@ -85,19 +74,25 @@ def gradcheck_ops(args: argparse.Namespace) -> int:
                                     [t(6, 5)]),
         "batch_norm (train)": (lambda x, w, b: F.batch_norm(x, None, None, w, b, True),
                                [t(6, 4), t(4), t(4)]),
-        "batch_norm (eval)": (lambda x, w, b: F.batch_norm(x, *stats, w, b), [t(6, 4), t(4),
-                                                                             t(4)]),
-        "cross_entropy": (lambda z: F.cross_entropy(z, Tensor([0, 2, 1, 3, 3], backend=be)),
-                          [t(5, 4)]),
+        "batch_norm (eval)": (lambda x, w, b: F.batch_norm(x, *stats, w, b),
+                              [t(6, 4), t(4), t(4)]),
+        "cross_entropy": (lambda z: F.cross_entropy(z, labels), [t(5, 4)]),
         "softmax": (lambda x: x.softmax(), [t(3, 5)]),
         "matmul + sum + mean + max": (lambda a, b: (a @ b).max(1).sum() + (a @ b).mean(),
                                       [t(3, 4), t(4, 5)]),
         "large input (random directions)": (lambda x: F.dropout(x, 0.5).tanh(), [t(40, 30)]),
     }
+
+
+def gradcheck_ops(args: argparse.Namespace) -> int:
+    """Check every named op's gradient against finite differences on one backend."""
+    from . import gradcheck, manual_seed
+
+    manual_seed(args.seed)
+    backend = backends.get(args.backend)
     failures = 0
-    backend_name = Tensor.zeros(1, backend=be).backend
-    print(f"gradcheck on backend {backend_name!r} (float64 central differences)")
-    for name, (fn, inputs) in checks.items():
+    print(f"gradcheck on backend {backend.name!r} (float64 central differences)")
+    for name, (fn, inputs) in gradcheck_cases(backend.name).items():
         ok = gradcheck(fn, inputs, raise_exception=False)
         failures += not ok
         print(f"  {'ok  ' if ok else 'FAIL'} {name}")

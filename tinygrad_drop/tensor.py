@@ -9,9 +9,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from . import autograd
 from . import backends as _backends
-from .autograd import Op, run_backward
+from .autograd import Op, TensorBase, run_backward
 from .ops import (
     Abs,
     Add,
@@ -37,6 +36,7 @@ from .ops import (
     ToBackend,
     Transpose,
 )
+from .viz import save_graph
 
 _DEFAULT_FLOAT = "float32"
 GRAPH_ENV_VAR = "TINYGRAD_DROP_GRAPH"
@@ -103,7 +103,7 @@ def _factory(make: Callable[[Any, tuple[int, ...], Any], Any], doc: str,
     return classmethod(factory)
 
 
-class Tensor:
+class Tensor(TensorBase):
     """An n-dimensional array on a backend that records the ops applied to it for autograd.
 
     ``Tensor(data, requires_grad=False, dtype=None, backend=None)``: ``data`` is a scalar, nested
@@ -111,7 +111,7 @@ class Tensor:
     ``dtype`` says otherwise; arrays keep their dtype; integers stay integer.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_backend", "__weakref__")
+    __slots__ = ()
     __array_ufunc__ = None  # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
 
     def __init__(self, data: Any, *, requires_grad: bool = False, dtype: Any = None,
@@ -128,14 +128,6 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
-
-    @classmethod
-    def _wrap(cls, data: Any, backend: Any, requires_grad: bool, grad_fn: Op | None) -> Tensor:
-        """Fast internal constructor around an existing native array (no copy, no checks)."""
-        t = object.__new__(cls)
-        t.data, t._backend, t.requires_grad, t.grad_fn = data, backend, requires_grad, grad_fn
-        t.grad = t.name = None
-        return t
 
     # ------------------------------------------------------------------------ attributes
     @property
@@ -391,8 +383,6 @@ def _save_first_graph(root: Tensor) -> None:
     """Draw the graph of the process's first backward to ``$TINYGRAD_DROP_GRAPH``."""
     global _graph_saved
     _graph_saved = True
-    from .viz import save_graph
-
     save_graph(root, os.environ[GRAPH_ENV_VAR], show_grads=True)
 
 
@@ -433,5 +423,3 @@ def _to_native(be: Any, data: Any, dtype: Any) -> Any:
         array = be.xp.asarray(array, copy=True)  # never alias the caller's array
     return array
 
-
-autograd.Tensor = Tensor

@@ -16,8 +16,7 @@ from typing import Any
 
 from . import backends
 from ._files import atomic_write
-from .autograd import Op, topological_order
-from .tensor import Tensor
+from .autograd import Op, TensorBase, topological_order
 
 INSTALL_HINT = ("install Graphviz's 'dot' program: apt-get install graphviz (Debian/Ubuntu), "
                 "brew install graphviz (macOS), or conda install graphviz")
@@ -36,7 +35,6 @@ STYLES = {
 LEGEND = {"parameter": "parameter (trained)", "input": "input (no gradient)",
           "op": "operation", "stochastic": "stochastic op (dropout)",
           "normalisation": "normalisation (batchnorm)", "loss": "loss / output"}
-_KIND_OF_OP = {"dropout": "stochastic", "batch_norm": "normalisation"}
 
 
 class GraphvizMissing(RuntimeError):
@@ -51,53 +49,32 @@ class GraphSpec:
     edges: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"array{tuple(value.shape)}"
-    if isinstance(value, tuple):
-        return "(" + ", ".join(_format(v) for v in value) + ("," if len(value) == 1 else "") + ")"
-    return str(value)
-
-
 def _describe(shape: tuple[int, ...], dtype: Any, backend: str | None = None) -> str:
     text = f"{tuple(shape)} {backends.dtype_name(dtype)}"
     return f"{text} {backend}" if backend else text
 
 
 def _op_label(op: Op, show_shapes: bool) -> str:
-    attrs = op.attributes()
-    lines = [op.name]
-    if op.name == "dropout":
-        lines.append(f"p={_format(attrs['p'])}, {attrs['mode']}")
-        if attrs["training"]:
-            lines.append(f"train: dropped {attrs['dropped']:.1%}")
-        else:
-            lines.append("eval: x * keep")
-    elif op.name == "batch_norm":
-        lines.append(f"momentum={_format(attrs['momentum'])}, eps={_format(attrs['eps'])}")
-        lines.append("train: batch statistics" if attrs["training"] else "eval: running stats")
-    elif attrs:
-        lines.append(", ".join(f"{k}={_format(v)}" for k, v in attrs.items()))
+    lines = op.describe()
     if show_shapes:
         lines.append("-> " + _describe(op.out_shape, op.out_dtype))
     return "\n".join(lines)
 
 
-def _grad_norm(t: Tensor) -> str:
+def _grad_norm(t: TensorBase) -> str:
     xp = t._backend.xp
     g = xp.astype(t.grad.data, t._backend.dtype("float64"))
     return f"|grad| = {math.sqrt(float(xp.sum(g * g))):.3g}"
 
 
-def graph_spec(root: Tensor, *, show_shapes: bool = True, show_grads: bool = False) -> GraphSpec:
+def graph_spec(root: TensorBase, *, show_shapes: bool = True,
+               show_grads: bool = False) -> GraphSpec:
     """Describe everything ``root`` depends on: one node per op, per leaf tensor (parameters,
     named by module path) and per plain input, with edges in the direction of data flow."""
     spec = GraphSpec()
     ids: dict[int, str] = {}
 
-    def leaf_node(t: Tensor) -> str:
+    def leaf_node(t: TensorBase) -> str:
         if id(t) not in ids:
             ids[id(t)] = node_id = f"t{len(ids)}"
             lines = [t.name or "leaf"]
@@ -115,12 +92,12 @@ def graph_spec(root: Tensor, *, show_shapes: bool = True, show_grads: bool = Fal
     for op in order:
         ids[id(op)] = f"op{len(ids)}"
     for op in order:
-        kind = "loss" if op is root.grad_fn else _KIND_OF_OP.get(op.name, "op")
+        kind = "loss" if op is root.grad_fn else op.style
         spec.nodes.append((ids[id(op)], _op_label(op, show_shapes), kind))
         for slot, (parent, meta) in enumerate(zip(op.parents, op.input_meta, strict=True)):
             if isinstance(parent, Op):
                 source = ids[id(parent)]
-            elif isinstance(parent, Tensor):
+            elif isinstance(parent, TensorBase):
                 source = leaf_node(parent)
             elif meta is not None:  # a tensor that needs no gradient: data, targets
                 source = f"{ids[id(op)]}_in{slot}"
@@ -167,7 +144,7 @@ def to_dot(spec: GraphSpec, *, rankdir: str = "TB", legend: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def draw_graph(root: Tensor, *, show_shapes: bool = True, show_grads: bool = False,
+def draw_graph(root: TensorBase, *, show_shapes: bool = True, show_grads: bool = False,
                rankdir: str = "TB") -> Any:
     """A ``graphviz.Digraph`` of everything ``root`` depends on (needs the graphviz package:
     pip install 'tinygrad_drop[viz]')."""
@@ -181,7 +158,7 @@ def draw_graph(root: Tensor, *, show_shapes: bool = True, show_grads: bool = Fal
     return graphviz.Digraph("tinygrad_drop", body=[line + "\n" for line in body])
 
 
-def save_graph(root: Tensor, path: str | os.PathLike, **kw: Any) -> str:
+def save_graph(root: TensorBase, path: str | os.PathLike, **kw: Any) -> str:
     """Write the drawing to ``path``; the format comes from the extension (.dot/.gv always
     works; .svg, .png and .pdf need Graphviz's ``dot``). Returns the path."""
     path = os.fspath(path)

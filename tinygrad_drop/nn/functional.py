@@ -8,9 +8,8 @@ from typing import Any
 
 from ..backends import Generator
 from ..ops import BatchNorm, CrossEntropy, Dropout, Linear
+from ..ops.dropout import MODES as DROPOUT_MODES
 from ..tensor import Tensor
-
-DROPOUT_MODES = ("inverted", "vanilla")
 
 
 class _DefaultRate(float):
@@ -35,7 +34,8 @@ def _probability(value: Any, name: str, where: str) -> float:
 def dropout_rates(p: Any = P_DEFAULT, keep_prob: Any = None, mode: str = "inverted",
                   where: str = "dropout") -> tuple[float, float]:
     """Validate either convention (drop rate ``p`` as torch.nn.Dropout / tf.layers.dropout, or
-    ``keep_prob`` as tf.nn.dropout) and the mode; returns ``(p, keep)``."""
+    ``keep_prob`` as tf.nn.dropout) and the mode; returns ``(p, keep)``, the one given exactly
+    and the other its complement."""
     if mode not in DROPOUT_MODES:
         raise ValueError(f"{where}: mode must be 'inverted' or 'vanilla', got {mode!r}")
     if keep_prob is not None:
@@ -64,7 +64,7 @@ def dropout(x: Tensor, p: float = P_DEFAULT, training: bool = True, *,
     mask comes from ``generator`` or the backend's generator (see ``td.manual_seed``)."""
     _check_tensor(x, "dropout")
     p, keep = dropout_rates(p, keep_prob, mode)
-    if keep == 1.0 or (not training and mode == "inverted"):
+    if Dropout.passes_through(keep, mode, training):
         return x
     return Dropout.apply(x, p=p, keep=keep, mode=mode, training=bool(training),
                          generator=generator)
@@ -91,17 +91,20 @@ def sigmoid(x: Tensor) -> Tensor:
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Batch normalisation with PyTorch's semantics, over every axis but 1 of (N, C) or
-    (N, C, L) input. Training uses the batch statistics (biased variance) and updates the
-    running statistics in place with ``momentum`` (unbiased variance); inference uses the
-    running statistics."""
+    """Batch normalisation with PyTorch's semantics, over every axis but 1 of (N, C, *) input.
+    Training uses the batch statistics (biased variance) and updates the running statistics in
+    place with ``momentum`` (unbiased variance); inference uses the running statistics."""
     _check_tensor(x, "batch_norm")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: inference (training=False) needs running_mean and "
                          "running_var")
-    return BatchNorm.apply(x, weight, bias, running_mean=running_mean,
-                           running_var=running_var, training=bool(training),
-                           momentum=momentum, eps=eps)
+    out, new_mean, new_var = BatchNorm.apply(
+        x, weight, bias, training=bool(training), momentum=momentum, eps=eps,
+        running_mean=None if running_mean is None else running_mean.data,
+        running_var=None if running_var is None else running_var.data)
+    if new_mean is not None:  # the op is pure: the update is assigned here
+        running_mean.data, running_var.data = new_mean.data, new_var.data
+    return out
 
 
 def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:

@@ -289,10 +289,12 @@ class BatchNorm1d(Module):
                                  Tensor(0, dtype="int64", backend=backend))
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.ndim not in (2, 3):
+            raise ValueError(f"BatchNorm1d: expected input of shape (N, C) or (N, C, L), got "
+                             f"{x.shape}")
         factor = self.momentum  # shown in the graph; only applied when updating statistics
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
-            factor = self.momentum
             if factor is None:  # cumulative moving average
                 factor = 1.0 / self.num_batches_tracked.item()
         use_batch = self.training or not self.track_running_stats

@@ -1,23 +1,14 @@
-"""Op families; each op keeps its forward and backward side by side."""
+"""Op families, one module each, every op's forward and backward side by side:
+elementwise, reduce, shape, matmul, activation, dropout, linear, norm, loss.
+(Convolution and pooling will be ``conv.py`` and ``pool.py``.)"""
 
-from .elementwise import (
-                          Abs,
-                          Add,
-                          Astype,
-                          Div,
-                          Exp,
-                          Log,
-                          Mul,
-                          Neg,
-                          Pow,
-                          ReLU,
-                          Sigmoid,
-                          Sub,
-                          Tanh,
-                          ToBackend,
-)
+from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .dropout import Dropout
+from .elementwise import Abs, Add, Astype, Div, Exp, Log, Mul, Neg, Pow, Sub, ToBackend
+from .linear import Linear
+from .loss import CrossEntropy
 from .matmul import MatMul
-from .nn_ops import BatchNorm, CrossEntropy, Dropout, Linear, LogSoftmax, Softmax
+from .norm import BatchNorm
 from .reduce import Max, Mean, Sum, normalize_axes
 from .shape import Index, Reshape, Transpose
 

@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic, powers, exp/log and the pointwise activations.
+"""Elementwise ops: arithmetic, powers, exp/log, casts and moves between backends.
 
 Binary ops broadcast NumPy-style and return gradients in the broadcast shape; the engine sums
 them back to each input's shape. Python scalars may stand for either operand.
@@ -84,9 +84,7 @@ class Pow(Op):
     """a ** exponent for a Python number ``exponent``; d/da = exponent * a**(exponent - 1)."""
 
     name = "pow"
-
-    def attributes(self) -> dict[str, Any]:
-        return {"exponent": self.exponent}
+    exponent: float
 
     def forward(self, a: Any) -> Any:
         self.saved = a
@@ -139,59 +137,11 @@ class Log(Op):
         return (g / self.saved,)
 
 
-class Tanh(Op):
-    """tanh(a); d/da = 1 - tanh(a)**2."""
-
-    name = "tanh"
-
-    def forward(self, a: Any) -> Any:
-        out = self.backend.xp.tanh(a)
-        self.saved = out
-        return out
-
-    def backward(self, g: Any) -> tuple[Any]:
-        out = self.saved
-        return (g * (1 - out * out),)
-
-
-class Sigmoid(Op):
-    """1 / (1 + exp(-a)), computed from exp(-|a|) so it never overflows; d/da = s * (1 - s)."""
-
-    name = "sigmoid"
-
-    def forward(self, a: Any) -> Any:
-        xp = self.backend.xp
-        e = xp.exp(-xp.abs(a))
-        out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e))
-        self.saved = out
-        return out
-
-    def backward(self, g: Any) -> tuple[Any]:
-        out = self.saved
-        return (g * (out * (1 - out)),)
-
-
-class ReLU(Op):
-    """max(a, 0). The gradient at exactly 0 is 0 (as in PyTorch): only a > 0 passes it."""
-
-    name = "relu"
-
-    def forward(self, a: Any) -> Any:
-        if self.parents:  # only a recorded node needs the mask
-            self.saved = a > 0
-        return self.backend.xp.maximum(a, 0)
-
-    def backward(self, g: Any) -> tuple[Any]:
-        return (self.backend.apply_mask(g, self.saved),)
-
-
 class Astype(Op):
     """Cast to ``dtype`` (a backend dtype); the engine casts the gradient back."""
 
     name = "astype"
-
-    def attributes(self) -> dict[str, Any]:
-        return {"dtype": self.dtype}
+    dtype: Any
 
     def forward(self, a: Any) -> Any:
         return self.backend.xp.astype(a, self.dtype)
@@ -204,6 +154,7 @@ class ToBackend(Op):
     """Copy to another backend through host memory; the gradient travels back the same way."""
 
     name = "to"
+    target: Any  # the Backend object to copy to
 
     def attributes(self) -> dict[str, Any]:
         return {"backend": self.target.name}

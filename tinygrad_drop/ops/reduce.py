@@ -27,8 +27,8 @@ def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
 class _Reduction(Op):
     """Shared bookkeeping: resolved axes and the shape with reduced axes kept as 1."""
 
-    def attributes(self) -> dict[str, Any]:
-        return {"axis": self.axis, "keepdims": self.keepdims}
+    axis: Any = None  # None, an int or a tuple of ints
+    keepdims: bool = False
 
     def _setup(self, a: Any) -> tuple[int, ...] | None:
         self.in_shape = a.shape

@@ -11,9 +11,7 @@ class Reshape(Op):
     """View with a new shape (one dimension may be -1)."""
 
     name = "reshape"
-
-    def attributes(self) -> dict[str, Any]:
-        return {"shape": self.shape}
+    shape: tuple[int, ...]
 
     def forward(self, a: Any) -> Any:
         self.in_shape = a.shape
@@ -31,9 +29,7 @@ class Transpose(Op):
     """Permute the axes (``axes`` is a full permutation)."""
 
     name = "transpose"
-
-    def attributes(self) -> dict[str, Any]:
-        return {"axes": self.axes}
+    axes: tuple[int, ...]
 
     def forward(self, a: Any) -> Any:
         if sorted(self.axes) != list(range(a.ndim)):
@@ -55,9 +51,11 @@ class Index(Op):
     gradient back, adding where an integer index repeats."""
 
     name = "index"
-
-    def attributes(self) -> dict[str, Any]:
-        return {"index": self.index}
+    kernel_family = "shape"
+    shown = ("index",)
+    index: tuple[Any, ...]  # backend arrays for integer and boolean parts
+    advanced: bool = False  # holds an integer array, whose repeats backward adds up
+    take_axis: int | None = None
 
     def forward(self, a: Any) -> Any:
         self.in_shape = a.shape
@@ -72,7 +70,7 @@ class Index(Op):
         backend = self.backend
         grad = backend.xp.zeros(self.in_shape, dtype=g.dtype)
         if self.advanced:
-            return (backend.scatter_add(grad, self.index, g),)
+            return (self.kernels.scatter_add(grad, self.index, g),)
         # Basic indexing selects each element at most once; the Array API forbids None (new
         # axes) in __setitem__, so drop them from the index and their size-1 axes from g.
         index = tuple(i for i in self.index if i is not None)
