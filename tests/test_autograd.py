@@ -194,3 +194,49 @@ def test_requires_grad_propagates_only_from_inputs_that_need_it(backend):
 def test_only_floating_point_tensors_can_require_grad(backend):
     with pytest.raises(TypeError, match="floating-point.*int64"):
         Tensor([1, 2], backend=backend, requires_grad=True)
+
+
+def test_an_op_refuses_attributes_it_does_not_declare_and_requires_those_without_default():
+    from tinygrad_drop.ops import Dropout, Softmax
+
+    x = Tensor.ones(2, 3)
+    with pytest.raises(TypeError, match=r"softmax: unexpected attribute\(s\) 'dim' "
+                                        r"\(declared: axis\)"):
+        Softmax.apply(x, dim=1)
+    with pytest.raises(TypeError, match=r"softmax: missing attribute\(s\) 'axis'"):
+        Softmax.apply(x)
+    assert Dropout.declared == ("p", "keep", "mode", "training", "generator")
+    assert Softmax.apply(x, axis=1).shape == (2, 3)
+
+
+def test_declared_attributes_are_what_an_op_shows_unless_it_narrows_them(backend):
+    x = Tensor.ones(2, 3, backend=backend, requires_grad=True)
+    assert x.sum(axis=1).grad_fn.attributes() == {"axis": 1, "keepdims": False}
+    assert (x ** 3).grad_fn.describe() == ["pow", "exponent=3"]
+    assert x.exp().grad_fn.describe() == ["exp"]  # nothing declared, nothing shown
+
+
+def test_an_op_with_extra_outputs_returns_them_without_gradient(backend):
+    from tinygrad_drop.autograd import Op
+
+    class SplitSign(Op):
+        """x itself, and where x is positive as an extra output."""
+
+        name = "split_sign"
+        extra_outputs = ("positive",)
+
+        def forward(self, a):
+            return a * 1.0, a > 0
+
+        def backward(self, g):
+            return (g,)
+
+    x = Tensor([-1.0, 2.0], backend=backend, requires_grad=True)
+    out, positive = SplitSign.apply(x)
+    assert out.grad_fn.name == "split_sign" and not positive.requires_grad
+    assert positive.numpy().tolist() == [False, True]
+    out.sum().backward()
+    assert x.grad.numpy().tolist() == [1.0, 1.0]
+    with td.no_grad():
+        plain, flags = SplitSign.apply(x)
+    assert plain.grad_fn is None and flags.numpy().tolist() == [False, True]

@@ -162,6 +162,44 @@ def test_per_layer_rates_drop_what_each_layer_asks(backend):
     assert model(x).shape == (512, 10)
 
 
+def test_module_holds_exactly_the_rate_it_was_given_and_so_does_the_node(backend):
+    x = Tensor.randn(40, 50, backend=backend, requires_grad=True)
+    layer = nn.Dropout(0.3)
+    assert layer.p == 0.3 and repr(layer.p) == "0.3"  # not 0.30000000000000004 (via 1 - 0.7)
+    assert layer(x).grad_fn.attributes()["p"] == 0.3
+    by_keep = nn.Dropout(keep_prob=0.7)
+    assert by_keep.keep_prob == 0.7 and by_keep(x).grad_fn.keep == 0.7
+    assert "p=0.3," in repr(layer)
+
+
+def test_setting_p_keep_prob_or_mode_takes_effect_on_the_next_call(backend):
+    x = Tensor.ones(1000, backend=backend, requires_grad=True)
+    layer = nn.Dropout(0.5)
+    layer.p = 0.0  # PyTorch users switch a layer off this way (model[2].p = 0.0)
+    assert layer(x) is x and layer.keep_prob == 1.0
+    layer.p = 1.0
+    np.testing.assert_array_equal(host(layer(x)), np.zeros(1000, np.float32))
+    layer.keep_prob = 0.25
+    assert layer.p == 0.75 and set(np.unique(host(layer(x)))) == {0.0, 4.0}
+    layer.mode = "vanilla"
+    assert set(np.unique(host(layer(x)))) == {0.0, 1.0}
+    layer.eval()
+    np.testing.assert_array_equal(host(layer(x)), np.full(1000, 0.25, np.float32))
+    with pytest.raises(ValueError, match=r"Dropout: p must be a probability in \[0, 1\], got 1.5"):
+        layer.p = 1.5
+    with pytest.raises(ValueError, match="Dropout: mode must be 'inverted' or 'vanilla'"):
+        layer.mode = "scaled"
+    assert layer.p == 0.75 and layer.mode == "vanilla"  # a refused value changes nothing
+
+
+def test_module_draws_from_its_own_generator(backend):
+    x = Tensor.ones(100, 100, backend=backend, requires_grad=True)
+    layer = nn.Dropout(0.4, generator=td.generator(5, backend=backend))
+    td.manual_seed(77)  # the global generator is not used
+    expected = mask_of(F.dropout(x, 0.4, generator=td.generator(5, backend=backend)))
+    np.testing.assert_array_equal(mask_of(layer(x)), expected)
+
+
 # -- randomness -------------------------------------------------------------------------------
 def test_same_seed_same_mask_next_call_new_mask(backend):
     x = Tensor.ones(200, 50, backend=backend, requires_grad=True)

@@ -44,7 +44,7 @@ def test_linear_shape_errors_name_both_shapes(backend):
         F.linear(Tensor.zeros(2, 5, backend=backend), Tensor.zeros(3, 4, backend=backend))
 
 
-@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5)])
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5), (3, 3, 2, 4)])
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_gradcheck(shape, training, backend, rng):
     x = tensor(rng.standard_normal(shape), backend, requires_grad=True)
@@ -87,6 +87,60 @@ def test_batchnorm1d_matches_pytorch_in_training_and_inference(shape, backend, r
     np.testing.assert_allclose(host(ours(tensor(x_np, backend))),
                                theirs(torch.tensor(x_np)).detach().numpy(), rtol=1e-10,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(6, 4, 5, 3), (3, 4, 2, 3, 2)])
+def test_functional_batch_norm_over_n_c_star_matches_pytorch(shape, backend, rng):
+    torch = pytest.importorskip("torch")
+    x_np, g_np = rng.standard_normal(shape) * 2 + 1, rng.standard_normal(shape)
+    w_np, b_np = rng.uniform(0.5, 2, 4), rng.standard_normal(4)
+    ours = [tensor(a, backend, requires_grad=True) for a in (x_np, w_np, b_np)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
+    stats = [tensor(np.zeros(4), backend), tensor(np.ones(4), backend)]
+    ref_stats = [torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)]
+    out = F.batch_norm(ours[0], *stats, ours[1], ours[2], training=True, momentum=0.3)
+    ref = torch.nn.functional.batch_norm(theirs[0], *ref_stats, theirs[1], theirs[2],
+                                         training=True, momentum=0.3)
+    np.testing.assert_allclose(host(out), ref.detach().numpy(), rtol=1e-10, atol=1e-10)
+    out.backward(tensor(g_np, backend))
+    ref.backward(torch.tensor(g_np))
+    for mine, reference in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(host(mine.grad), reference.grad.numpy(), rtol=1e-10,
+                                   atol=1e-10)
+    for mine, reference in zip(stats, ref_stats, strict=True):  # updated in place, as PyTorch
+        np.testing.assert_allclose(host(mine), reference.numpy(), rtol=1e-12)
+    inference = F.batch_norm(ours[0], *stats, ours[1], ours[2])
+    ref_inference = torch.nn.functional.batch_norm(theirs[0], *ref_stats, theirs[1], theirs[2])
+    np.testing.assert_allclose(host(inference), ref_inference.detach().numpy(), rtol=1e-10,
+                               atol=1e-10)
+
+
+def test_batch_norm_op_returns_new_running_statistics_and_writes_nothing(backend):
+    from tinygrad_drop.ops import BatchNorm
+
+    x = tensor([[1.0], [3.0]], backend, requires_grad=True)  # mean 2, unbiased var 2
+    running_mean, running_var = tensor([0.0], backend), tensor([1.0], backend)
+    before = (running_mean.data, host(running_mean), host(running_var))
+    out, new_mean, new_var = BatchNorm.apply(x, training=True, momentum=0.1,
+                                             running_mean=running_mean.data,
+                                             running_var=running_var.data)
+    assert running_mean.data is before[0]
+    np.testing.assert_array_equal(host(running_mean), before[1])
+    np.testing.assert_array_equal(host(running_var), before[2])
+    assert host(new_mean).tolist() == pytest.approx([0.2])
+    assert host(new_var).tolist() == pytest.approx([0.9 + 0.2])
+    assert not new_mean.requires_grad and out.grad_fn.name == "batch_norm"
+    _, none_mean, none_var = BatchNorm.apply(x, training=False, running_mean=running_mean.data,
+                                             running_var=running_var.data)
+    assert none_mean is None and none_var is None  # inference updates nothing
+
+
+def test_batchnorm1d_refuses_4d_input_that_functional_batch_norm_takes(backend):
+    x = Tensor.randn(2, 3, 4, 4, backend=backend)
+    with pytest.raises(ValueError, match=r"BatchNorm1d: expected input of shape \(N, C\) or "
+                                         r"\(N, C, L\), got \(2, 3, 4, 4\)"):
+        nn.BatchNorm1d(3, backend=backend)(x)
+    assert F.batch_norm(x, None, None, training=True).shape == (2, 3, 4, 4)
 
 
 def test_batchnorm_running_statistics_by_hand(backend):

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from .. import backends
+from ..backends import Generator
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -249,16 +250,57 @@ class Dropout(Module):
     """Dropout that follows the module's train/eval mode. Give the drop rate ``p`` (as
     torch.nn.Dropout) or the keep probability ``keep_prob`` (as tf.nn.dropout), not both;
     ``mode`` is 'inverted' (scale by 1/keep in training) or 'vanilla' (scale by keep at
-    inference)."""
+    inference); masks come from ``generator`` (default: the backend's). The rate is held
+    exactly as given, and setting ``p``, ``keep_prob`` or ``mode`` takes effect on the next
+    call (``model[2].p = 0.0``)."""
 
     def __init__(self, p: float = F.P_DEFAULT, *, keep_prob: float | None = None,
-                 mode: str = "inverted") -> None:
+                 mode: str = "inverted", generator: Generator | None = None) -> None:
         super().__init__()
-        self.p, self.keep_prob = F.dropout_rates(p, keep_prob, mode, where="Dropout")
+        F.dropout_rates(p, keep_prob, mode, where="Dropout")  # both given, bad values
         self.mode = mode
+        if keep_prob is None:
+            self.p = p
+        else:
+            self.keep_prob = keep_prob
+        self.generator = generator
+
+    @property
+    def p(self) -> float:
+        """The drop rate: exactly as given, or 1 - keep_prob."""
+        convention, value = self._rate
+        return value if convention == "p" else 1.0 - value
+
+    @p.setter
+    def p(self, value: float) -> None:
+        self._rate = ("p", F.dropout_rates(value, where="Dropout")[0])
+
+    @property
+    def keep_prob(self) -> float:
+        """The keep probability: exactly as given, or 1 - p."""
+        convention, value = self._rate
+        return value if convention == "keep_prob" else 1.0 - value
+
+    @keep_prob.setter
+    def keep_prob(self, value: float) -> None:
+        self._rate = ("keep_prob", F.dropout_rates(keep_prob=value, where="Dropout")[1])
+
+    @property
+    def mode(self) -> str:
+        """'inverted' or 'vanilla'."""
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        F.dropout_rates(mode=value, where="Dropout")
+        self._mode = value
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.dropout(x, training=self.training, keep_prob=self.keep_prob, mode=self.mode)
+        convention, value = self._rate
+        if convention == "p":
+            return F.dropout(x, value, self.training, mode=self.mode, generator=self.generator)
+        return F.dropout(x, training=self.training, keep_prob=value, mode=self.mode,
+                         generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p:g}, mode={self.mode!r}"
