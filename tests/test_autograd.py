@@ -197,7 +197,8 @@ def test_only_floating_point_tensors_can_require_grad(backend):
 
 
 def test_an_op_refuses_attributes_it_does_not_declare_and_requires_those_without_default():
-    from tinygrad_drop.ops import Dropout, Softmax
+    from tinygrad_drop.ops.activation import Softmax
+    from tinygrad_drop.ops.dropout import Dropout
 
     x = Tensor.ones(2, 3)
     with pytest.raises(TypeError, match=r"softmax: unexpected attribute\(s\) 'dim' "

@@ -116,7 +116,7 @@ def test_functional_batch_norm_over_n_c_star_matches_pytorch(shape, backend, rng
 
 
 def test_batch_norm_op_returns_new_running_statistics_and_writes_nothing(backend):
-    from tinygrad_drop.ops import BatchNorm
+    from tinygrad_drop.ops.norm import BatchNorm
 
     x = tensor([[1.0], [3.0]], backend, requires_grad=True)  # mean 2, unbiased var 2
     running_mean, running_var = tensor([0.0], backend), tensor([1.0], backend)

@@ -11,31 +11,11 @@ from typing import Any
 
 from . import backends as _backends
 from .autograd import Op, TensorBase, run_backward
-from .ops import (
-    Abs,
-    Add,
-    Astype,
-    Div,
-    Exp,
-    Index,
-    Log,
-    LogSoftmax,
-    MatMul,
-    Max,
-    Mean,
-    Mul,
-    Neg,
-    Pow,
-    ReLU,
-    Reshape,
-    Sigmoid,
-    Softmax,
-    Sub,
-    Sum,
-    Tanh,
-    ToBackend,
-    Transpose,
-)
+from .ops.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .ops.elementwise import Abs, Add, Astype, Div, Exp, Log, Mul, Neg, Pow, Sub, ToBackend
+from .ops.matmul import MatMul
+from .ops.reduce import Max, Mean, Sum
+from .ops.shape import Index, Reshape, Transpose
 from .viz import save_graph
 
 _DEFAULT_FLOAT = "float32"

@@ -7,8 +7,11 @@ import numbers
 from typing import Any
 
 from ..backends import Generator
-from ..ops import BatchNorm, CrossEntropy, Dropout, Linear
 from ..ops.dropout import MODES as DROPOUT_MODES
+from ..ops.dropout import Dropout
+from ..ops.linear import Linear
+from ..ops.loss import CrossEntropy
+from ..ops.norm import BatchNorm
 from ..tensor import Tensor
 
 

@@ -1,18 +1,21 @@
-"""Op families, one module each, every op's forward and backward side by side:
-elementwise, reduce, shape, matmul, activation, dropout, linear, norm, loss.
-(Convolution and pooling will be ``conv.py`` and ``pool.py``.)"""
+"""Op families, one module each, every op's forward and backward side by side. Import an op
+from its family's module (``from tinygrad_drop.ops.dropout import Dropout``).
 
-from .activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .dropout import Dropout
-from .elementwise import Abs, Add, Astype, Div, Exp, Log, Mul, Neg, Pow, Sub, ToBackend
-from .linear import Linear
-from .loss import CrossEntropy
-from .matmul import MatMul
-from .norm import BatchNorm
-from .reduce import Max, Mean, Sum, normalize_axes
-from .shape import Index, Reshape, Transpose
+- ``elementwise``: arithmetic, powers, exp/log, casts, moves between backends
+- ``reduce``: sum, mean, max
+- ``shape``: reshape, transpose, indexing
+- ``matmul``: the matrix product
+- ``activation``: relu, sigmoid, tanh, softmax, log_softmax
+- ``dropout``: element-wise dropout
+- ``linear``: the linear layer
+- ``norm``: batch normalisation over (N, C, *)
+- ``loss``: softmax cross-entropy
+Convolution and pooling will be ``conv`` and ``pool``.
+"""
 
-__all__ = ["Abs", "Add", "Astype", "BatchNorm", "CrossEntropy", "Div", "Dropout", "Exp",
-           "Index", "Linear", "Log", "LogSoftmax", "MatMul", "Max", "Mean", "Mul", "Neg", "Pow",
-           "ReLU", "Reshape", "Sigmoid", "Softmax", "Sub", "Sum", "Tanh", "ToBackend",
-           "Transpose", "normalize_axes"]
+from . import activation, dropout, elementwise, linear, loss, matmul, norm, reduce, shape
+
+FAMILIES = (elementwise, reduce, shape, matmul, activation, dropout, linear, norm, loss)
+
+__all__ = ["FAMILIES", "activation", "dropout", "elementwise", "linear", "loss", "matmul",
+           "norm", "reduce", "shape"]
