@@ -118,6 +118,8 @@ CASES = {
     "pow_negative": Case(lambda a: a ** -1.5, lambda a: a ** -1.5, ((4,),), "pos"),
     "abs": Case(lambda a: a.abs(), lambda a: a.abs(), ((3, 4),), "away",
                 exact=Exact(([-2.0, 0.0, 3.0],), [2.0, 0.0, 3.0], ([-1, 0, 1],))),
+    "sqrt": Case(lambda a: a.sqrt(), lambda a: a.sqrt(), ((2, 3),), "pos",
+                 exact=Exact(([4.0, 0.25],), [2.0, 0.5], ([0.25, 1.0],))),
     "exp": Case(lambda a: a.exp(), lambda a: a.exp(), ((2, 3),),
                 exact=Exact(([0.0, 1.0],), [1.0, E], ([1.0, E],))),
     "log": Case(lambda a: a.log(), lambda a: a.log(), ((2, 3),), "pos",

@@ -12,7 +12,7 @@ from typing import Any
 from . import backends as _backends
 from .autograd import Op, TensorBase, run_backward
 from .ops.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .ops.elementwise import Abs, Add, Astype, Div, Exp, Log, Mul, Neg, Pow, Sub, ToBackend
+from .ops.elementwise import Abs, Add, Astype, Div, Exp, Log, Mul, Neg, Pow, Sqrt, Sub, ToBackend
 from .ops.matmul import MatMul
 from .ops.reduce import Max, Mean, Sum
 from .ops.shape import Index, Reshape, Transpose
@@ -264,6 +264,7 @@ class Tensor(TensorBase):
     abs = _unary(Abs, "Elementwise |x|; the gradient at 0 is 0.")
     exp = _unary(Exp, "Elementwise e**x.")
     log = _unary(Log, "Elementwise natural logarithm.")
+    sqrt = _unary(Sqrt, "Elementwise square root.")
     relu = _unary(ReLU, "Elementwise max(x, 0); the gradient at x == 0 is 0.")
     sigmoid = _unary(Sigmoid, "Elementwise 1 / (1 + e**-x), overflow-free.")
     tanh = _unary(Tanh, "Elementwise hyperbolic tangent.")

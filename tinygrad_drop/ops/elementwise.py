@@ -110,6 +110,20 @@ class Abs(Op):
         return (g * self.backend.xp.sign(self.saved),)
 
 
+class Sqrt(Op):
+    """sqrt(a); d/da = 1 / (2 sqrt(a)), from the saved output."""
+
+    name = "sqrt"
+
+    def forward(self, a: Any) -> Any:
+        out = self.backend.xp.sqrt(a)
+        self.saved = out
+        return out
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (g / (2 * self.saved),)
+
+
 class Exp(Op):
     """exp(a); its derivative is its output."""
 
