@@ -83,22 +83,23 @@ def dropout_peers(n: int, torch) -> tuple[dict, dict, dict, dict[str, int]]:
     import tinygrad_drop.nn.functional as F
 
     be, keep = td.backends.get("cupy"), 1 - P
+    kernels = be.kernels("dropout")
     x = cupy.random.default_rng(0).standard_normal((n, n), dtype=cupy.float32)
     g = cupy.ones_like(x)
 
     def ours_forward(regenerate):
         def run():
             be.regenerate_masks = regenerate
-            return be.dropout_forward(x, keep, keep, be.generator)
+            return kernels.forward(x, keep, keep, be.generator)
         return run
 
     saved = {regenerate: ours_forward(regenerate)()[1] for regenerate in (False, True)}
     be.regenerate_masks = False
     forward = {"tinygrad_drop": ours_forward(False),
                "tinygrad_drop (regenerated mask)": ours_forward(True)}
-    backward = {"tinygrad_drop": lambda: be.dropout_backward(g, saved[False], keep),
-                "tinygrad_drop (regenerated mask)": lambda: be.dropout_backward(g, saved[True],
-                                                                                keep)}
+    backward = {"tinygrad_drop": lambda: kernels.backward(g, saved[False], keep),
+                "tinygrad_drop (regenerated mask)": lambda: kernels.backward(g, saved[True],
+                                                                             keep)}
     X, G = td.Tensor(x, backend="cupy", requires_grad=True), td.Tensor(g, backend="cupy")
 
     def ours_forward_backward():
