@@ -10,10 +10,16 @@ math only through a backend object.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any, ClassVar
 
 from .generator import Generator
 from .kernels import Kernels, portable_kernels
+
+# Methods backends had before kernels were grouped by op family: the core no longer calls them.
+RETIRED_METHODS = {"scatter_add": "shape", "apply_mask": "activation and dropout",
+                   "sum_rows": "linear and norm", "dropout_forward": "dropout",
+                   "dropout_backward": "dropout", "dropout_mask": "dropout"}
 
 # Canonical dtype names a backend must understand in ``Backend.dtype``.
 DTYPE_NAMES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
@@ -31,6 +37,15 @@ class Backend:
     name: str = ""
     xp: Any = None
     kernel_families: ClassVar[dict[str, type[Kernels]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method in RETIRED_METHODS.keys() & vars(cls).keys():
+            warnings.warn(
+                f"backend class {cls.__name__} defines {method}(), which tinygrad_drop no longer "
+                f"calls: move it into a Kernels subclass for the {RETIRED_METHODS[method]} "
+                "family, listed in the class's kernel_families (see backends/kernels.py)",
+                DeprecationWarning, stacklevel=2)
 
     def __init__(self) -> None:
         self._kernels: dict[str, Kernels] = {}
@@ -63,11 +78,13 @@ class Backend:
     def kernels(self, family: str) -> Kernels:
         """This backend's kernels for an op family ('dropout', 'norm', ...): its own fast paths
         where it has them, the portable Array-API version otherwise. Made once per backend."""
-        found = self._kernels.get(family)
-        if found is None:
+        try:
+            return self._kernels[family]
+        except (AttributeError, KeyError):  # first use (or a subclass that skipped __init__)
             make = self.kernel_families.get(family) or portable_kernels(family)
-            found = self._kernels[family] = make(self)
-        return found
+            found = make(self)
+            self.__dict__.setdefault("_kernels", {})[family] = found
+            return found
 
     def owned(self, array: Any) -> Any:
         """``array`` if it is a writable, contiguous array of its own, else such a copy (leaf

@@ -13,7 +13,8 @@ Kernels (``T`` is float or double; ``vector`` says every pointer is aligned to 4
   (seed, offset) instead of read: zero bytes saved between forward and backward.
 - ``td_masked_scale``: y = mask ? x / divisor : 0 from a stored 1-byte mask (dropout's
   backward, relu's backward).
-- ``td_keep_mask``: the mask alone (``Generator.bernoulli_mask``).
+- ``td_keep_mask``: the mask alone (the CuPy generator's masks, and ``Dropout.mask()`` when
+  masks are regenerated).
 Division (not a multiply by 1/divisor) keeps results bit-identical to the NumPy backend.
 """
 

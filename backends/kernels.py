@@ -41,7 +41,7 @@ class ActivationKernels(Kernels):
 
 class DropoutKernels(Kernels):
     """Element-wise dropout in training mode: draw a mask, scale what it keeps; backward from
-    what forward saved. Only asked for 0 < keep < 1 (the op settles the rest)."""
+    what forward saved. The op asks only for 0 < keep < 1 (it settles keep = 0 and 1 itself)."""
 
     family = "dropout"
 
@@ -50,7 +50,7 @@ class DropoutKernels(Kernels):
         """``(x * mask / divisor, saved, kept)``: the mask keeps each element with probability
         ``keep``; ``saved`` is what ``backward`` and ``mask`` need, ``kept`` the number of
         elements kept (a backend scalar: reading it waits for the device)."""
-        mask = generator.draw_mask(x.shape, keep)
+        mask = generator.bernoulli_mask(x.shape, keep)
         if not self.backend.is_array(mask):
             raise TypeError(f"dropout: the generator makes {type(mask).__name__} masks, not "
                             f"{self.backend.name!r} arrays; use a generator of the input's "

@@ -201,9 +201,12 @@ def test_an_op_refuses_attributes_it_does_not_declare_and_requires_those_without
     from tinygrad_drop.ops.dropout import Dropout
 
     x = Tensor.ones(2, 3)
-    with pytest.raises(TypeError, match=r"softmax: unexpected attribute\(s\) 'dim' "
-                                        r"\(declared: axis\)"):
+    with pytest.raises(TypeError, match=r"softmax: unexpected attribute\(s\) 'dim'; missing "
+                                        r"attribute\(s\) 'axis' \(declared: axis\)"):
         Softmax.apply(x, dim=1)
+    with pytest.raises(TypeError, match=r"softmax: unexpected attribute\(s\) 'dims' "
+                                        r"\(declared: axis\)"):
+        Softmax.apply(x, axis=1, dims=2)
     with pytest.raises(TypeError, match=r"softmax: missing attribute\(s\) 'axis'"):
         Softmax.apply(x)
     assert Dropout.declared == ("p", "keep", "mode", "training", "generator")

@@ -212,3 +212,27 @@ def test_numpy_backend_keeps_freed_arrays_for_reuse_instead_of_faulting_them_in_
     untuned, tuned = faults("0"), faults("1")
     assert untuned > 200 * 64  # freed to the OS and faulted in again, step after step
     assert tuned < 2000  # the same memory reused (only the first step faults it in)
+
+
+def test_a_backend_class_with_a_retired_fast_path_method_is_told_where_it_goes():
+    with pytest.warns(DeprecationWarning, match=r"defines scatter_add\(\).*no longer calls.*"
+                                                r"Kernels subclass for the shape family"):
+        class OldStyle(NumpyBackend):
+            name = "old"
+
+            def scatter_add(self, target, index, values):
+                raise AssertionError("never called")
+    x = Tensor([1.0, 2.0, 3.0], backend=OldStyle(), requires_grad=True)
+    x[[0, 0]].sum().backward()
+    assert host(x.grad).tolist() == [2.0, 0.0, 0.0]  # the numpy kernels' scatter, not OldStyle's
+
+
+def test_kernels_are_found_by_family_with_the_portable_version_as_default():
+    from tinygrad_drop.backends import kernels, numpy_kernels
+
+    numpy_be, strict_be = td.backends.get("numpy"), td.backends.get("strict")
+    assert isinstance(numpy_be.kernels("dropout"), numpy_kernels.NumpyDropoutKernels)
+    assert type(strict_be.kernels("dropout")) is kernels.DropoutKernels
+    assert numpy_be.kernels("norm") is numpy_be.kernels("norm")  # made once per backend
+    with pytest.raises(KeyError, match="no kernel family 'conv'; known: activation, dropout"):
+        numpy_be.kernels("conv")

@@ -97,7 +97,7 @@ def test_generator_masks_follow_the_stream_and_manual_seed_restarts_it(gpu):
                                   gpu.to_numpy(first))
 
 
-def test_apply_mask_on_the_device_is_relus_backward(gpu):
+def test_masked_scale_kernel_is_relus_backward_on_the_device(gpu):
     x_host = host_data((128, 96))
     x = on_gpu(x_host, requires_grad=True)
     x.relu().sum().backward()

@@ -327,3 +327,21 @@ def test_mc_predict_records_no_graph_and_rejects_bad_samples(backend):
     assert mean.grad_fn is None and td.is_grad_enabled()
     with pytest.raises(ValueError, match="samples must be a positive int, got 0"):
         nn.mc_predict(model, x, samples=0)
+
+
+@pytest.mark.parametrize("keep", [0.0, 1.0])
+def test_the_op_applied_directly_settles_certain_keep_without_drawing(keep, backend):
+    from tinygrad_drop.ops.dropout import Dropout
+
+    x = Tensor.randn(30, 20, backend=backend, requires_grad=True)
+    td.manual_seed(4)
+    y = Dropout.apply(x, p=1.0 - keep, keep=keep, mode="inverted", training=True)
+    after = host(Tensor.rand(5, backend=backend))
+    td.manual_seed(4)
+    np.testing.assert_array_equal(after, host(Tensor.rand(5, backend=backend)))  # no draw
+    np.testing.assert_array_equal(host(y), host(x) * keep)
+    assert y.data is not x.data and y.grad_fn.dropped_fraction() == 1.0 - keep
+    y.sum().backward()
+    np.testing.assert_array_equal(host(x.grad), np.full((30, 20), keep, np.float32))
+    with pytest.raises(ValueError, match="only a training pass with 0 < p < 1 draws a mask"):
+        y.grad_fn.mask()

@@ -186,3 +186,37 @@ def test_a_200_node_graph_renders_and_repeated_blocks_stay_distinct(tmp_path):
     elapsed = time.perf_counter() - start
     assert (tmp_path / "big.svg").read_bytes().count(b"class=\"node\"") >= 5 * blocks + 2
     assert elapsed < 30, f"rendering took {elapsed:.1f} s"  # a runaway guard, not a benchmark
+
+
+def test_every_op_draws_from_its_own_description(backend):
+    x = Tensor.randn(4, 3, backend=backend, dtype="float64", requires_grad=True)
+    bn = nn.BatchNorm1d(3, momentum=None, dtype="float64", backend=backend).eval()
+    out = (bn(x).astype("float32").exp().sqrt() ** 2).sum(axis=1)
+    labels = [label for _, label, _ in viz.graph_spec(out).nodes]
+    assert "batch_norm\nmomentum=None, eps=1e-05\neval: running stats\n-> (4, 3) float64" \
+        in labels
+    assert "astype\ndtype=float32\n-> (4, 3) float32" in labels
+    assert "sum\naxis=1, keepdims=False\n-> (4,) float32" in labels
+    assert "sqrt\n-> (4, 3) float32" in labels and "pow\nexponent=2\n-> (4, 3) float32" in labels
+
+
+def test_a_new_op_is_drawn_with_no_change_to_the_drawing_code(backend):
+    from tinygrad_drop.autograd import Op
+
+    class Scale(Op):
+        """x * factor."""
+
+        name = "scale"
+        style = "stochastic"
+        factor: float
+
+        def forward(self, a):
+            return a * self.factor
+
+        def backward(self, g):
+            return (g * self.factor,)
+
+    x = Tensor.ones(2, backend=backend, requires_grad=True)
+    spec = viz.graph_spec(Scale.apply(x, factor=2.5).sum())
+    assert ("scale\nfactor=2.5\n-> (2,) float32", "stochastic") in [
+        (label, kind) for _, label, kind in spec.nodes]

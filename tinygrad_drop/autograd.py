@@ -64,7 +64,10 @@ class TensorBase:
 
 
 def format_value(value: Any) -> str:
-    """An attribute value as a drawing or an error shows it (floats short, arrays by shape)."""
+    """An attribute value as a drawing or an error shows it (floats short, arrays by shape,
+    types such as ``numpy.float32`` by name)."""
+    if isinstance(value, type):
+        return value.__name__
     if isinstance(value, float):
         return f"{value:g}"
     if hasattr(value, "shape") and hasattr(value, "dtype"):
@@ -155,10 +158,10 @@ class Op:
     def _refuse(cls, attrs: dict[str, Any]) -> None:
         unknown = [k for k in attrs if k not in cls._declared_set]
         missing = [k for k in cls._required if k not in attrs]
+        problems = [f"{what} attribute(s) {', '.join(map(repr, names))}"
+                    for what, names in (("unexpected", unknown), ("missing", missing)) if names]
         declared = ", ".join(cls.declared) or "none"
-        problem = (f"unexpected attribute(s) {', '.join(map(repr, unknown))}" if unknown
-                   else f"missing attribute(s) {', '.join(map(repr, missing))}")
-        raise TypeError(f"{cls.name}: {problem} (declared: {declared})")
+        raise TypeError(f"{cls.name}: {'; '.join(problems)} (declared: {declared})")
 
     @classmethod
     def apply(cls, *inputs: Any, **attrs: Any) -> Any:

@@ -49,7 +49,7 @@ class GraphSpec:
     edges: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _describe(shape: tuple[int, ...], dtype: Any, backend: str | None = None) -> str:
+def _shape_label(shape: tuple[int, ...], dtype: Any, backend: str | None = None) -> str:
     text = f"{tuple(shape)} {backends.dtype_name(dtype)}"
     return f"{text} {backend}" if backend else text
 
@@ -57,7 +57,7 @@ def _describe(shape: tuple[int, ...], dtype: Any, backend: str | None = None) ->
 def _op_label(op: Op, show_shapes: bool) -> str:
     lines = op.describe()
     if show_shapes:
-        lines.append("-> " + _describe(op.out_shape, op.out_dtype))
+        lines.append("-> " + _shape_label(op.out_shape, op.out_dtype))
     return "\n".join(lines)
 
 
@@ -79,7 +79,7 @@ def graph_spec(root: TensorBase, *, show_shapes: bool = True,
             ids[id(t)] = node_id = f"t{len(ids)}"
             lines = [t.name or "leaf"]
             if show_shapes:
-                lines.append(_describe(t.shape, t.dtype, t.backend))
+                lines.append(_shape_label(t.shape, t.dtype, t.backend))
             if show_grads and t.grad is not None:
                 lines.append(_grad_norm(t))
             spec.nodes.append((node_id, "\n".join(lines), "parameter"))
@@ -102,7 +102,7 @@ def graph_spec(root: TensorBase, *, show_shapes: bool = True,
             elif meta is not None:  # a tensor that needs no gradient: data, targets
                 source = f"{ids[id(op)]}_in{slot}"
                 shape, dtype, _, name = meta
-                label = (name or "input") + ("\n" + _describe(shape, dtype) if show_shapes
+                label = (name or "input") + ("\n" + _shape_label(shape, dtype) if show_shapes
                                              else "")
                 spec.nodes.append((source, label, "input"))
             else:

@@ -1,8 +1,9 @@
 """Dropout as one graph node: training-mode masking in either convention, vanilla inference.
 
 Dropout's degenerate rates are decided by ``backends.generator.certain_keep`` alone: keep = 1
-(p = 0) passes the input through untouched, with no node and no draw; keep = 0 (p = 1) gives
-zeros and zero gradients, never 0/0.
+(p = 0) passes the input through untouched, with no node and no draw (``F.dropout`` returns the
+input itself; the op, applied directly, copies it); keep = 0 (p = 1) gives zeros and zero
+gradients, never 0/0. The backend's kernels are asked only for 0 < keep < 1.
 """
 
 from __future__ import annotations
@@ -64,9 +65,11 @@ class Dropout(Op):
         if not self.training:
             return x * self.keep
         self.size = math.prod(x.shape)
-        if certain_keep(self.keep) is False:  # p = 1: nothing kept, nothing to divide by
-            self.kept = 0
-            return self.backend.xp.zeros(x.shape, dtype=x.dtype)
+        certain = certain_keep(self.keep)
+        if certain is not None:  # nothing to draw; p = 1 must not divide by keep = 0
+            self.kept = self.size if certain else 0
+            xp = self.backend.xp
+            return xp.asarray(x, copy=True) if certain else xp.zeros(x.shape, dtype=x.dtype)
         # kept stays on the device until it is shown
         out, self.saved, self.kept = self.kernels.forward(
             x, self.keep, self.divisor, self.generator or self.backend.generator)
@@ -75,15 +78,16 @@ class Dropout(Op):
     def backward(self, g: Any) -> tuple[Any]:
         if not self.training:
             return (g * self.keep,)
-        if certain_keep(self.keep) is False:
-            return (self.backend.xp.zeros(g.shape, dtype=g.dtype),)
+        certain = certain_keep(self.keep)
+        if certain is not None:
+            return (g if certain else self.backend.xp.zeros(g.shape, dtype=g.dtype),)
         return (self.kernels.backward(g, self.saved, self.divisor),)
 
     def mask(self) -> Any:
         """The boolean keep-mask of this training pass, as a backend array (until backward
         frees it)."""
-        if not self.training or certain_keep(self.keep) is False:
-            raise ValueError("dropout: only a training pass with p < 1 draws a mask")
+        if not self.training or certain_keep(self.keep) is not None:
+            raise ValueError("dropout: only a training pass with 0 < p < 1 draws a mask")
         if self.saved is None:
             raise RuntimeError("dropout: the mask was freed by backward (use retain_graph=True)")
         return self.kernels.mask(self.saved)

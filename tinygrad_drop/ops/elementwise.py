@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Op
+from ..backends import dtype_name
 
 
 class Add(Op):
@@ -155,7 +156,10 @@ class Astype(Op):
     """Cast to ``dtype`` (a backend dtype); the engine casts the gradient back."""
 
     name = "astype"
-    dtype: Any
+    dtype: Any  # the backend's native dtype
+
+    def attributes(self) -> dict[str, Any]:
+        return {"dtype": dtype_name(self.dtype)}
 
     def forward(self, a: Any) -> Any:
         return self.backend.xp.astype(a, self.dtype)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..autograd import Op
+from ..autograd import Op, format_value
 
 
 class BatchNorm(Op):
@@ -30,7 +30,7 @@ class BatchNorm(Op):
     running_var: Any = None
 
     def describe(self) -> list[str]:
-        return [self.name, f"momentum={self.momentum:g}, eps={self.eps:g}",
+        return [self.name, f"momentum={format_value(self.momentum)}, eps={format_value(self.eps)}",
                 "train: batch statistics" if self.training else "eval: running stats"]
 
     def forward(self, x: Any, weight: Any = None, bias: Any = None) -> tuple[Any, Any, Any]:
