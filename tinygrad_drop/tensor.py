@@ -307,37 +307,9 @@ class Tensor(TensorBase):
         return self.reshape(shape[:start] + (math.prod(shape[start:]),))
 
     def __getitem__(self, index: Any) -> Tensor:
-        index, advanced = self._native_index(index)
-        return Index.apply(self, index=index, advanced=advanced,
-                           take_axis=_take_axis(index) if advanced else None)
-
-    def _native_index(self, index: Any) -> tuple[tuple[Any, ...], bool]:
-        """The index with Tensors and lists turned into backend arrays, padded with a trailing
-        Ellipsis (the Array API wants every axis accounted for); and whether it holds an integer
-        array (whose repeats backward must add up)."""
-        be = self._backend
-        parts = list(index) if isinstance(index, tuple) else [index]
-        advanced, used = False, 0
-        for i, part in enumerate(parts):
-            if isinstance(part, Tensor):
-                if part._backend is not be:
-                    raise TypeError(f"index: cannot index a {self.backend!r} tensor with a "
-                                    f"{part.backend!r} tensor")
-                part = part.data
-            elif isinstance(part, list) or (hasattr(part, "dtype")
-                                            and not isinstance(part, numbers.Integral)):
-                part = be.asarray(part)
-            if be.is_array(part):
-                if be.xp.isdtype(part.dtype, "bool"):
-                    used += part.ndim
-                else:
-                    advanced, used = True, used + 1
-            elif part is not None and part is not Ellipsis:
-                used += 1
-            parts[i] = part
-        if used < self.ndim and not any(p is Ellipsis for p in parts):
-            parts.append(Ellipsis)
-        return tuple(parts), advanced
+        """``self[index]``: ints, slices, None, Ellipsis, and integer or boolean arrays (lists,
+        NumPy arrays or Tensors of this backend), with NumPy's rules."""
+        return Index.select(self, index)
 
     # ------------------------------------------------------------------------ factories
     zeros = _factory(lambda be, shape, dt: be.xp.zeros(shape, dtype=dt),
@@ -365,22 +337,6 @@ def _save_first_graph(root: Tensor) -> None:
     global _graph_saved
     _graph_saved = True
     save_graph(root, os.environ[GRAPH_ENV_VAR], show_grads=True)
-
-
-def _take_axis(index: tuple[Any, ...]) -> int | None:
-    """The axis when ``index`` is one 1-D integer array among whole slices and a trailing
-    Ellipsis (``a[idx]``, ``a[:, idx]``), else None."""
-    arrays = [i for i, part in enumerate(index) if hasattr(part, "dtype")]
-    if len(arrays) != 1 or index[arrays[0]].ndim != 1:
-        return None
-    axis = arrays[0]
-    whole = slice(None)
-    rest = index[:axis] + index[axis + 1:]
-    if any(part is Ellipsis for part in index[:axis]):
-        return None
-    if all(part == whole or part is Ellipsis for part in rest):
-        return axis
-    return None
 
 
 def _to_native(be: Any, data: Any, dtype: Any) -> Any:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
-from ..autograd import Op
+from ..autograd import Op, TensorBase
 
 
 class Reshape(Op):
@@ -57,6 +58,37 @@ class Index(Op):
     advanced: bool = False  # holds an integer array, whose repeats backward adds up
     take_axis: int | None = None
 
+    @classmethod
+    def select(cls, x: TensorBase, index: Any) -> Any:
+        """``x[index]`` as one node: the index with Tensors and lists turned into backend
+        arrays, padded with a trailing Ellipsis (the Array API wants every axis accounted
+        for)."""
+        be = x._backend
+        parts = list(index) if isinstance(index, tuple) else [index]
+        advanced, used = False, 0
+        for i, part in enumerate(parts):
+            if isinstance(part, TensorBase):
+                if part._backend is not be:
+                    raise TypeError(f"index: cannot index a {be.name!r} tensor with a "
+                                    f"{part._backend.name!r} tensor")
+                part = part.data
+            elif isinstance(part, list) or (hasattr(part, "dtype")
+                                            and not isinstance(part, numbers.Integral)):
+                part = be.asarray(part)
+            if be.is_array(part):
+                if be.xp.isdtype(part.dtype, "bool"):
+                    used += part.ndim
+                else:
+                    advanced, used = True, used + 1
+            elif part is not None and part is not Ellipsis:
+                used += 1
+            parts[i] = part
+        if used < x.data.ndim and not any(p is Ellipsis for p in parts):
+            parts.append(Ellipsis)
+        index = tuple(parts)
+        return cls.apply(x, index=index, advanced=advanced,
+                         take_axis=_take_axis(index) if advanced else None)
+
     def forward(self, a: Any) -> Any:
         self.in_shape = a.shape
         try:
@@ -76,3 +108,19 @@ class Index(Op):
         index = tuple(i for i in self.index if i is not None)
         grad[index] = backend.xp.reshape(g, grad[index].shape)
         return (grad,)
+
+
+def _take_axis(index: tuple[Any, ...]) -> int | None:
+    """The axis when ``index`` is one 1-D integer array among whole slices and a trailing
+    Ellipsis (``a[idx]``, ``a[:, idx]``), else None."""
+    arrays = [i for i, part in enumerate(index) if hasattr(part, "dtype")]
+    if len(arrays) != 1 or index[arrays[0]].ndim != 1:
+        return None
+    axis = arrays[0]
+    whole = slice(None)
+    rest = index[:axis] + index[axis + 1:]
+    if any(part is Ellipsis for part in index[:axis]):
+        return None
+    if all(part == whole or part is Ellipsis for part in rest):
+        return axis
+    return None
