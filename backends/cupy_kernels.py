@@ -11,9 +11,9 @@ import cupy
 import numpy as np  # typed scalars for kernel arguments
 
 from .cuda_source import CTYPES
-from .cupy_backend import CupyGenerator
 from .generator import keep_threshold
 from .kernels import ActivationKernels, DropoutKernels, ShapeKernels
+from .philox import PhiloxStreamGenerator
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ class CupyDropoutKernels(DropoutKernels):
 
     def forward(self, x: Any, keep: float, divisor: float,
                 generator: Any) -> tuple[Any, Any, Any]:
-        if not (isinstance(generator, CupyGenerator) and _fusable(x)):
+        on_device = isinstance(generator, PhiloxStreamGenerator) and generator.xp is cupy
+        if not (on_device and _fusable(x)):  # e.g. a host PhiloxGenerator: the portable path
             return super().forward(x, keep, divisor, generator)
         x = cupy.ascontiguousarray(x)
         out = cupy.empty_like(x)
