@@ -87,8 +87,9 @@ class Backend:
             return found
 
     def owned(self, array: Any) -> Any:
-        """``array`` if it is a writable, contiguous array of its own, else such a copy (leaf
-        gradients must not be broadcast views). Backends that can tell override this."""
+        """``array`` if it is a writable, contiguous array owning its memory (not a view), else
+        such a copy: a leaf's gradient must share memory with nothing. Backends that can tell
+        override this."""
         return self.xp.asarray(array, copy=True)
 
     def synchronize(self) -> None:

@@ -85,8 +85,10 @@ class CupyBackend(Backend):
         return isinstance(obj, cupy.ndarray)
 
     def owned(self, array: Any) -> Any:
-        # CuPy has no read-only arrays; broadcast views (zero strides) are never C-contiguous.
-        return array if array.flags.c_contiguous else cupy.array(array, copy=True)
+        # CuPy has no read-only arrays; broadcast views (zero strides) are never C-contiguous,
+        # and a view (base set) may share memory with another leaf's gradient.
+        own = array.flags.c_contiguous and array.base is None
+        return array if own else cupy.array(array, copy=True)
 
     def new_generator(self, seed: int) -> CupyGenerator:
         return CupyGenerator(seed, self)

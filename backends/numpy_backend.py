@@ -105,8 +105,10 @@ class NumpyBackend(Backend):
         return isinstance(obj, np.ndarray)
 
     def owned(self, array: Any) -> Any:
+        # A view (base set) may share memory with another leaf's gradient or the caller's array.
         flags = array.flags
-        return array if flags.writeable and flags.c_contiguous else np.array(array, copy=True)
+        own = flags.writeable and flags.c_contiguous and array.base is None
+        return array if own else np.array(array, copy=True)
 
     def new_generator(self, seed: int) -> NumpyGenerator:
         return NumpyGenerator(seed)

@@ -4,12 +4,30 @@
 array-api-strict), chosen by ``$TINYGRAD_DROP_BACKEND``.
 """
 
-from . import backends, nn, optim, training
+from . import backends, dtypes, nn, optim, training
 from .autograd import is_grad_enabled, no_grad
 from .backends import manual_seed
+from .dtypes import bool_ as bool  # noqa: A001 (PyTorch's td.bool)
+from .dtypes import double, float, float32, float64, int, int8, int16, int32, int64, long, uint8  # noqa: A001
+from .factories import (
+    arange,
+    eye,
+    from_dlpack,
+    full,
+    full_like,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import load, save
-from .tensor import Tensor
+from .tensor_core import Tensor
 from .viz import draw_graph, save_graph
 
 __version__ = "0.1.0"
@@ -21,6 +39,9 @@ def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
     return backends.get(backend).new_generator(seed)
 
 
-__all__ = ["GradcheckError", "Tensor", "backends", "draw_graph", "generator", "gradcheck",
-           "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "optim", "save",
-           "save_graph", "training", "__version__"]
+__all__ = ["GradcheckError", "Tensor", "arange", "backends", "bool", "double", "draw_graph",
+           "dtypes", "eye", "float", "float32", "float64", "from_dlpack", "full", "full_like",
+           "generator", "gradcheck", "int", "int8", "int16", "int32", "int64", "is_grad_enabled",
+           "load", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand",
+           "rand_like", "randn", "randn_like", "save", "save_graph", "tensor", "training",
+           "uint8", "zeros", "zeros_like", "__version__"]

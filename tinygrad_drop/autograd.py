@@ -37,7 +37,12 @@ class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: ops inside record no graph and outputs need no grad."""
 
     def __init__(self) -> None:
-        self._previous: list[bool] = []  # a stack: a decorated function may recurse
+        self._previous: list[bool] = []  # a stack: one instance may be entered recursively
+
+    def _recreate_cm(self) -> no_grad:
+        # Each call of a decorated function gets its own instance: threads calling it at once
+        # must not push and pop one shared stack (one could be left with recording off).
+        return type(self)()
 
     def __enter__(self) -> no_grad:
         self._previous.append(_grad_mode.enabled)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._files import atomic_write
 from .serialization import host_array
-from .tensor import Tensor
+from .tensor_core import Tensor
 
 DATA_ENV_VAR = "TINYGRAD_DROP_DATA"
 DEBIAN_ROOT = Path("/usr/share/datasets")

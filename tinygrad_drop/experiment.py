@@ -12,7 +12,7 @@ from .autograd import no_grad
 from .backends import manual_seed
 from .nn import functional as F
 from .optim import SGD
-from .tensor import Tensor
+from .tensor_core import Tensor
 from .training import EarlyStopping, fit
 
 

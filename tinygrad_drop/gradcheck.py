@@ -15,7 +15,7 @@ from typing import Any
 
 from . import backends as _backends
 from .autograd import no_grad
-from .tensor import Tensor
+from .tensor_core import Tensor
 
 FULL_JACOBIAN_MAX = 256  # inputs and outputs up to this many elements get the full Jacobian
 RANDOM_DIRECTIONS = 3

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .autograd import no_grad
-from .tensor import Tensor
+from .tensor_core import Tensor
 
 
 class Optimizer:

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import backends
 from ._files import atomic_write
-from .tensor import Tensor
+from .tensor_core import Tensor
 
 
 def host_array(value: Any) -> np.ndarray:

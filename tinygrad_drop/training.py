@@ -12,7 +12,7 @@ from .autograd import no_grad
 from .nn.functional import l1_penalty
 from .nn.modules import Module
 from .optim import Optimizer
-from .tensor import Tensor
+from .tensor_core import Tensor
 
 
 class EarlyStopping:

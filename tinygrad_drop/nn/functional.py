@@ -12,7 +12,7 @@ from ..ops.dropout import Dropout
 from ..ops.linear import Linear
 from ..ops.loss import CrossEntropy
 from ..ops.norm import BatchNorm
-from ..tensor import Tensor
+from ..tensor_core import Tensor
 
 
 class _DefaultRate(float):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor_core import Tensor
 
 
 def _fan_in(tensor: Tensor) -> int:

@@ -4,7 +4,7 @@ samples at inference time."""
 from __future__ import annotations
 
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor_core import Tensor
 from .modules import Dropout, Module
 
 

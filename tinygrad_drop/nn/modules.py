@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from .. import backends
 from ..backends import Generator
-from ..tensor import Tensor
+from ..tensor_core import Tensor
 from . import functional as F
 from . import init
 

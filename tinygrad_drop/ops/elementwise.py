@@ -6,6 +6,7 @@ them back to each input's shape. Python scalars may stand for either operand.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..autograd import Op
@@ -82,7 +83,8 @@ class Neg(Op):
 
 
 class Pow(Op):
-    """a ** exponent for a Python number ``exponent``; d/da = exponent * a**(exponent - 1)."""
+    """a ** exponent for a Python number ``exponent``; d/da = exponent * a**(exponent - 1), and 0
+    for exponent 0 (PyTorch's value, where the formula would give 0 * 0**-1 = NaN at a = 0)."""
 
     name = "pow"
     exponent: float
@@ -93,9 +95,56 @@ class Pow(Op):
 
     def backward(self, g: Any) -> tuple[Any]:
         a, n = self.saved, self.exponent
+        if n == 0:
+            return (self.backend.xp.zeros_like(g),)
         if n == 2:
             return (g * (2 * a),)
         return (g * (n * a ** (n - 1)),)
+
+
+class PowTensor(Op):
+    """a ** b with a Tensor exponent (``a`` may be a Python number: ``2 ** t``). As PyTorch:
+    d/da = b * a**(b - 1), 0 where b == 0; d/db = a**b * log(a), 0 where a == 0 and b >= 0."""
+
+    name = "pow"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        out = a ** b
+        self.saved = (a, b, out)
+        return out
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        xp = self.backend.xp
+        a, b, out = self.saved
+        need_a, need_b = self.needs_input_grad
+        ga = gb = None
+        if need_a:
+            # b == 0 gives 0 * a**1 = 0, never 0 * 0**-1 = NaN
+            ga = g * (b * a ** xp.where(b == 0, xp.ones_like(b), b - 1))
+        if need_b:
+            if isinstance(a, (int, float)):  # a Python base: its log is a number
+                log_a = math.log(a) if a > 0 else (-math.inf if a == 0 else math.nan)
+                gb = g * (out * log_a)
+                if a == 0:
+                    gb = xp.where(b >= 0, xp.zeros_like(gb), gb)
+            else:
+                zero = a == 0  # log(0) is never used there: log(1) instead, and no warning
+                log_a = xp.log(xp.where(zero, xp.ones_like(a), a))
+                gb = g * xp.where(zero & (b >= 0), xp.zeros_like(out),
+                                  xp.where(zero, xp.full_like(out, -math.inf), out * log_a))
+        return ga, gb
+
+
+class Clone(Op):
+    """A copy with its own memory; the gradient passes through."""
+
+    name = "clone"
+
+    def forward(self, a: Any) -> Any:
+        return self.backend.xp.asarray(a, copy=True)
+
+    def backward(self, g: Any) -> tuple[Any]:
+        return (g,)
 
 
 class Abs(Op):

@@ -1,0 +1,143 @@
+"""Tensor methods for arithmetic, comparisons, elementwise math and activations.
+
+Every binary operator goes through ``promote``, which applies PyTorch's type promotion
+(``dtypes.result_type``) once, before the op: ops themselves only ever see operands of one dtype.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from . import dtypes
+from .autograd import Op, TensorBase
+from .ops.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Sqrt, Sub
+from .ops.matmul import MatMul
+
+
+def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], str]:
+    """The operands of an elementwise op, ready for it: lists and arrays become Tensors on the
+    first Tensor's backend; Tensors are cast (differentiably) to the promoted dtype; scalars
+    become Python numbers of its category. ``floating`` asks for a floating-point result
+    (true division, exp...), the default float where promotion gives an integer."""
+    first = next(x for x in operands if isinstance(x, TensorBase))
+    tensor_type = type(first)
+    converted = [x if isinstance(x, TensorBase) or dtypes.is_scalar(x)
+                 else tensor_type(x, backend=first.backend) for x in operands]
+    name = dtypes.result_type(*converted)
+    if floating and not dtypes.is_floating(name):
+        name = dtypes.DEFAULT_FLOAT
+    return [(x if x.dtype_name == name else x.astype(name)) if isinstance(x, TensorBase)
+            else dtypes.scalar_as(x, name) for x in converted], name
+
+
+def _binary(op: type[Op], doc: str, reflected: bool = False,
+            floating: bool = False) -> Callable[..., Any]:
+    """An operator method applying ``op`` to (self, other), or (other, self) if reflected."""
+    def method(self: Any, other: Any) -> Any:
+        (a, b), _ = promote(other, self, floating=floating) if reflected else promote(
+            self, other, floating=floating)
+        return op.apply(a, b)
+    method.__doc__ = doc
+    return method
+
+
+def _floating_unary(op: type[Op], doc: str) -> Callable[[Any], Any]:
+    """A method for a floating-point function: integer and bool tensors are cast to the default
+    float first, as PyTorch does (``Tensor([2]).exp()`` is float32)."""
+    def method(self: Any) -> Any:
+        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
+        return op.apply(x)
+    method.__doc__ = doc
+    return method
+
+
+def _comparison(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def method(self: Any, other: Any) -> Any:
+        (a, b), _ = promote(self, other)
+        if isinstance(b, TensorBase):
+            if b._backend is not a._backend:
+                raise TypeError(f"comparison: cannot mix backends {a.backend!r} and "
+                                f"{b.backend!r}; move one with .to()")
+            b = b.data
+        return type(self)._wrap(fn(a.data, b), a._backend, False, None)
+    method.__doc__ = f"Elementwise {fn.__name__} as a bool tensor (no gradient)."
+    return method
+
+
+def dim_arg(dim: Any, axis: Any, default: Any, where: str) -> Any:
+    """PyTorch's ``dim=`` or NumPy's ``axis=`` (not both); ``default`` when neither is given."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{where}: give dim or axis, not both (got dim={dim!r}, axis={axis!r})")
+    return default if dim is None and axis is None else (axis if dim is None else dim)
+
+
+class MathMethods:
+    """Operators, elementwise math and activations (mixed into ``Tensor``)."""
+
+    __slots__ = ()
+
+    __add__, __radd__ = _binary(Add, "self + other"), _binary(Add, "other + self", True)
+    __sub__, __rsub__ = _binary(Sub, "self - other"), _binary(Sub, "other - self", True)
+    __mul__, __rmul__ = _binary(Mul, "self * other"), _binary(Mul, "other * self", True)
+    __truediv__ = _binary(Div, "self / other (true division: integers give float32)",
+                          floating=True)
+    __rtruediv__ = _binary(Div, "other / self", True, floating=True)
+    __matmul__ = _binary(MatMul, "self @ other (NumPy's matmul rules)")
+    __rmatmul__ = _binary(MatMul, "other @ self", True)
+
+    def __neg__(self) -> Any:
+        if self.dtype_name == "bool":
+            raise TypeError("neg: negating a bool tensor is not supported; use ~t or "
+                            "logical_not")
+        return Neg.apply(self)
+
+    def __pow__(self, exponent: Any) -> Any:
+        """``self ** exponent``: a number or a Tensor (broadcasting)."""
+        if dtypes.is_scalar(exponent):
+            (base, power), name = promote(self, exponent)
+            if dtypes.category(name) == 1 and power < 0:
+                raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                                 f"(dtype {name}, exponent {exponent!r})")
+            return Pow.apply(base, exponent=power)
+        (base, power), _ = promote(self, exponent)
+        return PowTensor.apply(base, power)
+
+    def __rpow__(self, base: Any) -> Any:
+        """``base ** self`` for a number ``base``."""
+        (b, power), _ = promote(base, self)
+        return PowTensor.apply(b, power)
+
+    def __abs__(self) -> Any:
+        return self.abs()
+
+    __lt__, __le__ = _comparison(operator.lt), _comparison(operator.le)
+    __gt__, __ge__ = _comparison(operator.gt), _comparison(operator.ge)
+    __eq__, __ne__ = _comparison(operator.eq), _comparison(operator.ne)  # type: ignore
+    __hash__ = object.__hash__  # identity, as for PyTorch tensors
+
+    def abs(self) -> Any:
+        """Elementwise |x|; the gradient at 0 is 0."""
+        return Abs.apply(self)
+
+    exp = _floating_unary(Exp, "Elementwise e**x.")
+    log = _floating_unary(Log, "Elementwise natural logarithm.")
+    sqrt = _floating_unary(Sqrt, "Elementwise square root.")
+    sigmoid = _floating_unary(Sigmoid, "Elementwise 1 / (1 + e**-x), overflow-free.")
+    tanh = _floating_unary(Tanh, "Elementwise hyperbolic tangent.")
+
+    def relu(self) -> Any:
+        """Elementwise max(x, 0); the gradient at x == 0 is 0, and NaN passes through."""
+        return ReLU.apply(self)
+
+    def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Any:
+        """exp(x) / sum(exp(x)) along ``dim`` (default -1), computed stably."""
+        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
+        return Softmax.apply(x, axis=dim_arg(dim, axis, -1, "softmax"))
+
+    def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Any:
+        """x - logsumexp(x) along ``dim`` (default -1), computed stably."""
+        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
+        return LogSoftmax.apply(x, axis=dim_arg(dim, axis, -1, "log_softmax"))
