@@ -244,3 +244,71 @@ def test_an_op_with_extra_outputs_returns_them_without_gradient(backend):
     with td.no_grad():
         plain, flags = SplitSign.apply(x)
     assert plain.grad_fn is None and flags.numpy().tolist() == [False, True]
+
+
+def test_a_leaf_gradient_never_aliases_another_leafs_through_a_view(backend):
+    """Regression: the gradient of ``b`` was a reshaped view of ``a``'s (one buffer)."""
+    a = tensor([[1.0, 2.0], [3.0, 4.0]], backend, requires_grad=True)
+    b = tensor([1.0, 2.0, 3.0, 4.0], backend, requires_grad=True)
+    (a + b.reshape(2, 2)).sum().backward()
+    a.grad.data *= 0.5
+    assert b.grad.tolist() == [1.0, 1.0, 1.0, 1.0] and a.grad.tolist() == [[0.5, 0.5]] * 2
+
+
+def test_a_leaf_gradient_never_aliases_the_grad_passed_to_backward(backend):
+    w = tensor([[1.0, 2.0], [3.0, 4.0]], backend, requires_grad=True)
+    g = tensor([1.0, 2.0, 3.0, 4.0], backend)
+    w.reshape(4).backward(g)
+    g.data *= 0.0
+    assert w.grad.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    w.backward(tensor([[1.0, 1.0], [1.0, 1.0]], backend))
+    assert w.grad.tolist() == [[2.0, 3.0], [4.0, 5.0]]
+
+
+def test_pow_zero_has_a_zero_gradient_at_zero(backend):
+    """Regression: ``x ** 0`` gave 0 * 0**-1 = NaN at x = 0; PyTorch gives 0."""
+    x = tensor([0.0, 2.0], backend, requires_grad=True)
+    (x ** 0).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_the_no_grad_decorator_is_safe_across_threads(backend):
+    """Regression: one decorator instance kept one stack of saved modes that two threads
+    pushed and popped. Thread A calls it inside ``with no_grad()`` (saving False), then thread
+    B outside (saving True); A returns first and restored B's True inside its no_grad block,
+    and B restored A's False: recording off for good in B."""
+    import threading
+
+    a_entered, b_entered, a_returned = (threading.Event() for _ in range(3))
+
+    @td.no_grad()
+    def inner(role):
+        if role == "A":
+            a_entered.set()
+            b_entered.wait(5)
+        else:
+            b_entered.set()
+            a_returned.wait(5)
+        return td.is_grad_enabled()
+
+    seen = {}
+
+    def thread_a():
+        with td.no_grad():
+            seen["A inside"] = inner("A")
+            seen["A back in its no_grad block"] = td.is_grad_enabled()
+            a_returned.set()
+        seen["A after"] = td.is_grad_enabled()
+
+    def thread_b():
+        a_entered.wait(5)
+        seen["B inside"] = inner("B")
+        seen["B after"] = td.is_grad_enabled()
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"A inside": False, "A back in its no_grad block": False, "A after": True,
+                    "B inside": False, "B after": True}

@@ -66,10 +66,11 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBas
         return self.data.ndim
 
     @property
-    def dtype(self) -> Any:
-        """The backend's native dtype (e.g. ``numpy.dtype('float32')``); it compares equal to
-        ``td.float32`` and friends on every backend."""
-        return self.data.dtype
+    def dtype(self) -> dtypes.DType:
+        """The dtype, as ``td.float32`` and friends: it compares equal to the same dtype in any
+        spelling (``'float32'``, ``numpy.float32``, a backend's dtype); ``.data.dtype`` is the
+        backend's own."""
+        return dtypes.DType(_backends.dtype_name(self.data.dtype))
 
     @property
     def dtype_name(self) -> str:
@@ -288,6 +289,8 @@ def _from_foreign(be: Any, data: Any) -> Any:
     device allows), or None when that does not work (then ``asarray`` tries ``__array__``)."""
     if not hasattr(data, "__dlpack__") or be.is_array(data) or hasattr(data, "__array_interface__"):
         return None
+    if callable(getattr(data, "detach", None)):  # a torch tensor that requires grad refuses
+        data = data.detach()
     try:
         return be.xp.from_dlpack(data)
     except Exception:  # another device, or a library that refuses (e.g. needs .detach())

@@ -37,11 +37,24 @@ def _binary(op: type[Op], doc: str, reflected: bool = False,
             floating: bool = False) -> Callable[..., Any]:
     """An operator method applying ``op`` to (self, other), or (other, self) if reflected."""
     def method(self: Any, other: Any) -> Any:
-        (a, b), _ = promote(other, self, floating=floating) if reflected else promote(
+        (a, b), name = promote(other, self, floating=floating) if reflected else promote(
             self, other, floating=floating)
+        if name == "bool" and op in _BOOL_FORMS:  # PyTorch: + is or, * is and (no gradient)
+            return _bool_form(_BOOL_FORMS[op], a, b)
         return op.apply(a, b)
     method.__doc__ = doc
     return method
+
+
+_BOOL_FORMS = {Add: "logical_or", Mul: "logical_and"}
+
+
+def _bool_form(function: str, a: Any, b: Any) -> Any:
+    tensor = a if isinstance(a, TensorBase) else b
+    xp = tensor._backend.xp
+    arrays = [x.data if isinstance(x, TensorBase) else xp.asarray(x, dtype=tensor.data.dtype)
+              for x in (a, b)]
+    return type(tensor)._wrap(getattr(xp, function)(*arrays), tensor._backend, False, None)
 
 
 def _floating_unary(op: type[Op], doc: str) -> Callable[[Any], Any]:
@@ -67,6 +80,26 @@ def _comparison(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     return method
 
 
+def _bitwise(function: str, reflected: bool = False) -> Callable[..., Any]:
+    """``&``, ``|``, ``^`` on bool and integer tensors (no gradient), promoted as PyTorch."""
+    def method(self: Any, other: Any) -> Any:
+        (a, b), name = promote(other, self) if reflected else promote(self, other)
+        if dtypes.is_floating(name):
+            raise TypeError(f"{function}: needs bool or integer tensors, got dtype {name}")
+        return _bool_form(function, a, b)
+    method.__doc__ = f"Elementwise {function} of bool or integer tensors (no gradient)."
+    return method
+
+
+def _subtract(a: Any, b: Any) -> Any:
+    if any((x.dtype_name if isinstance(x, TensorBase) else dtypes.result_type(x)) == "bool"
+           for x in (a, b) if isinstance(x, TensorBase) or dtypes.is_scalar(x)):
+        raise TypeError("sub: subtraction with a bool tensor is not supported; use ^ "
+                        "(logical xor) or cast with .int() first")
+    (a, b), _ = promote(a, b)
+    return Sub.apply(a, b)
+
+
 def dim_arg(dim: Any, axis: Any, default: Any, where: str) -> Any:
     """PyTorch's ``dim=`` or NumPy's ``axis=`` (not both); ``default`` when neither is given."""
     if dim is not None and axis is not None:
@@ -80,7 +113,14 @@ class MathMethods:
     __slots__ = ()
 
     __add__, __radd__ = _binary(Add, "self + other"), _binary(Add, "other + self", True)
-    __sub__, __rsub__ = _binary(Sub, "self - other"), _binary(Sub, "other - self", True)
+    def __sub__(self, other: Any) -> Any:
+        """self - other (bool tensors refused, as in PyTorch: use ^ or logical_xor)."""
+        return _subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        """other - self."""
+        return _subtract(other, self)
+
     __mul__, __rmul__ = _binary(Mul, "self * other"), _binary(Mul, "other * self", True)
     __truediv__ = _binary(Div, "self / other (true division: integers give float32)",
                           floating=True)
@@ -98,17 +138,42 @@ class MathMethods:
         """``self ** exponent``: a number or a Tensor (broadcasting)."""
         if dtypes.is_scalar(exponent):
             (base, power), name = promote(self, exponent)
+            if name == "bool":  # x ** True is x, x ** False is all True (no gradient: bools)
+                return base.clone() if power else base == base
             if dtypes.category(name) == 1 and power < 0:
                 raise ValueError(f"pow: integers to negative integer powers are not allowed "
                                  f"(dtype {name}, exponent {exponent!r})")
             return Pow.apply(base, exponent=power)
-        (base, power), _ = promote(self, exponent)
+        (base, power), name = promote(self, exponent)
+        if name == "bool":
+            raise TypeError("pow: a bool tensor to a bool tensor power is not supported")
         return PowTensor.apply(base, power)
 
     def __rpow__(self, base: Any) -> Any:
         """``base ** self`` for a number ``base``."""
-        (b, power), _ = promote(base, self)
+        (b, power), name = promote(base, self)
+        if name == "bool":
+            raise TypeError("pow: a bool to a bool tensor power is not supported")
         return PowTensor.apply(b, power)
+
+    __and__, __rand__ = _bitwise("bitwise_and"), _bitwise("bitwise_and", True)
+    __or__, __ror__ = _bitwise("bitwise_or"), _bitwise("bitwise_or", True)
+    __xor__, __rxor__ = _bitwise("bitwise_xor"), _bitwise("bitwise_xor", True)
+
+    def __invert__(self) -> Any:
+        """``~t``: logical not of a bool tensor, bitwise not of an integer one."""
+        if dtypes.is_floating(self.dtype_name):
+            raise TypeError(f"invert: needs a bool or integer tensor, got dtype "
+                            f"{self.dtype_name}")
+        return type(self)._wrap(self._backend.xp.bitwise_invert(self.data), self._backend,
+                                False, None)
+
+    def logical_not(self) -> Any:
+        """Elementwise not, as a bool tensor (no gradient)."""
+        return type(self)._wrap(self._backend.xp.logical_not(self.data != 0)
+                                if self.dtype_name != "bool" else
+                                self._backend.xp.logical_not(self.data), self._backend, False,
+                                None)
 
     def __abs__(self) -> Any:
         return self.abs()

@@ -19,7 +19,7 @@ def _fan_in(tensor: Tensor) -> int:
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """Fill with samples from U[a, b)."""
     be = tensor._backend
-    tensor.data = be.generator.uniform(tensor.shape, tensor.dtype) * (b - a) + a
+    tensor.data = be.generator.uniform(tensor.shape, tensor.data.dtype) * (b - a) + a
     return tensor
 
 
@@ -27,14 +27,14 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """Fill with samples from N(mean, std**2)."""
     be = tensor._backend
-    tensor.data = be.generator.normal(tensor.shape, tensor.dtype) * std + mean
+    tensor.data = be.generator.normal(tensor.shape, tensor.data.dtype) * std + mean
     return tensor
 
 
 @no_grad()
 def zeros_(tensor: Tensor) -> Tensor:
     """Fill with zeros."""
-    tensor.data = tensor._backend.xp.zeros(tensor.shape, dtype=tensor.dtype)
+    tensor.data = tensor._backend.xp.zeros(tensor.shape, dtype=tensor.data.dtype)
     return tensor
 
 
