@@ -25,6 +25,7 @@ from .factories import (
     zeros,
     zeros_like,
 )
+from .functions import cat, chunk, maximum, minimum, split, stack, where
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import load, save
 from .tensor_core import Tensor
@@ -39,9 +40,10 @@ def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
     return backends.get(backend).new_generator(seed)
 
 
-__all__ = ["GradcheckError", "Tensor", "arange", "backends", "bool", "double", "draw_graph",
-           "dtypes", "eye", "float", "float32", "float64", "from_dlpack", "full", "full_like",
-           "generator", "gradcheck", "int", "int8", "int16", "int32", "int64", "is_grad_enabled",
-           "load", "long", "manual_seed", "nn", "no_grad", "ones", "ones_like", "optim", "rand",
-           "rand_like", "randn", "randn_like", "save", "save_graph", "tensor", "training",
-           "uint8", "zeros", "zeros_like", "__version__"]
+__all__ = ["GradcheckError", "Tensor", "arange", "backends", "bool", "cat", "chunk", "double",
+           "draw_graph", "dtypes", "eye", "float", "float32", "float64", "from_dlpack", "full",
+           "full_like", "generator", "gradcheck", "int", "int16", "int32", "int64", "int8",
+           "is_grad_enabled", "load", "long", "manual_seed", "maximum", "minimum", "nn", "no_grad",
+           "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "save",
+           "save_graph", "split", "stack", "tensor", "training", "uint8", "where", "zeros",
+           "zeros_like", "__version__"]

@@ -3,7 +3,10 @@ from its family's module (``from tinygrad_drop.ops.dropout import Dropout``).
 
 - ``elementwise``: arithmetic, powers, exp/log, casts, moves between backends
 - ``reduce``: sum, mean, max
-- ``shape``: reshape, transpose, indexing
+- ``shape``: reshape, permute (transpose), expand, constant padding
+- ``index``: ``x[index]`` with PyTorch's rules, gather
+- ``join``: cat, stack
+- ``select``: where, masked_fill, maximum, minimum
 - ``matmul``: the matrix product
 - ``activation``: relu, sigmoid, tanh, softmax, log_softmax
 - ``dropout``: element-wise dropout
@@ -13,9 +16,23 @@ from its family's module (``from tinygrad_drop.ops.dropout import Dropout``).
 Convolution and pooling will be ``conv`` and ``pool``.
 """
 
-from . import activation, dropout, elementwise, linear, loss, matmul, norm, reduce, shape
+from . import (
+    activation,
+    dropout,
+    elementwise,
+    index,
+    join,
+    linear,
+    loss,
+    matmul,
+    norm,
+    reduce,
+    select,
+    shape,
+)
 
-FAMILIES = (elementwise, reduce, shape, matmul, activation, dropout, linear, norm, loss)
+FAMILIES = (elementwise, reduce, shape, index, join, select, matmul, activation, dropout, linear,
+            norm, loss)
 
-__all__ = ["FAMILIES", "activation", "dropout", "elementwise", "linear", "loss", "matmul",
-           "norm", "reduce", "shape"]
+__all__ = ["FAMILIES", "activation", "dropout", "elementwise", "index", "join", "linear", "loss",
+           "matmul", "norm", "reduce", "select", "shape"]

@@ -1,11 +1,38 @@
-"""Shape ops: reshape, transpose (permute) and indexing."""
+"""Shape ops: reshape, permute (transpose), expand and constant padding. Indexing is in
+``index``, joining in ``join``."""
 
 from __future__ import annotations
 
-import numbers
+import operator
 from typing import Any
 
-from ..autograd import Op, TensorBase
+from ..autograd import Op
+
+
+def normalize_dim(dim: Any, ndim: int, where: str) -> int:
+    """``dim`` in ``range(ndim)`` (negative counts from the end; a 0-d tensor takes 0 and -1,
+    as in PyTorch); out of range is PyTorch's IndexError."""
+    try:
+        dim = operator.index(dim)
+    except TypeError:
+        raise TypeError(f"{where}: a dimension must be an int, got {type(dim).__name__} "
+                        f"{dim!r}") from None
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{where}: dimension out of range (expected to be in range of "
+                         f"[{-size}, {size - 1}], but got {dim})")
+    return dim % size
+
+
+def normalize_dims(dims: Any, ndim: int, where: str) -> tuple[int, ...]:
+    """Each of ``dims`` (an int or a sequence) normalised; a repeat is an error."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    out = tuple(normalize_dim(d, ndim, where) for d in dims)
+    for d in out:
+        if out.count(d) > 1:
+            raise ValueError(f"{where}: dim {d} appears multiple times in the list of dims "
+                             f"{dims}")
+    return out
 
 
 class Reshape(Op):
@@ -26,101 +53,70 @@ class Reshape(Op):
         return (self.backend.xp.reshape(g, self.in_shape),)
 
 
-class Transpose(Op):
-    """Permute the axes (``axes`` is a full permutation)."""
+class Permute(Op):
+    """Reorder the dimensions: output dim i is input dim ``dims[i]`` (a full permutation of
+    non-negative dims; ``Tensor.permute``/``transpose`` normalise them)."""
 
-    name = "transpose"
-    axes: tuple[int, ...]
+    name = "permute"
+    dims: tuple[int, ...]
 
     def forward(self, a: Any) -> Any:
-        if sorted(self.axes) != list(range(a.ndim)):
-            raise ValueError(f"transpose: axes {self.axes} are not a permutation of the "
+        if sorted(self.dims) != list(range(a.ndim)):
+            raise ValueError(f"permute: dims {self.dims} are not a permutation of the "
                              f"{a.ndim} dims of a tensor of shape {a.shape}")
-        return self.backend.xp.permute_dims(a, self.axes)
+        return self.backend.xp.permute_dims(a, self.dims)
 
     def backward(self, g: Any) -> tuple[Any]:
-        inverse = [0] * len(self.axes)
-        for i, axis in enumerate(self.axes):
-            inverse[axis] = i
+        inverse = [0] * len(self.dims)
+        for i, dim in enumerate(self.dims):
+            inverse[dim] = i
         return (self.backend.xp.permute_dims(g, tuple(inverse)),)
 
 
-class Index(Op):
-    """``a[index]``: basic indexing (ints, slices, None, Ellipsis) and integer/boolean arrays.
-    One 1-D integer array with every other axis whole (``a[idx]``, ``a[:, idx]``) is a
-    ``take`` along ``take_axis``, the form the Array API standard has. Backward scatters the
-    gradient back, adding where an integer index repeats."""
+class Expand(Op):
+    """Broadcast to ``shape`` (sizes already resolved: no -1) without copying; the gradient
+    sums back over the new and the stretched dims (the engine's unbroadcast)."""
 
-    name = "index"
-    kernel_family = "shape"
-    shown = ("index",)
-    index: tuple[Any, ...]  # backend arrays for integer and boolean parts
-    advanced: bool = False  # holds an integer array, whose repeats backward adds up
-    take_axis: int | None = None
-
-    @classmethod
-    def select(cls, x: TensorBase, index: Any) -> Any:
-        """``x[index]`` as one node: the index with Tensors and lists turned into backend
-        arrays, padded with a trailing Ellipsis (the Array API wants every axis accounted
-        for)."""
-        be = x._backend
-        parts = list(index) if isinstance(index, tuple) else [index]
-        advanced, used = False, 0
-        for i, part in enumerate(parts):
-            if isinstance(part, TensorBase):
-                if part._backend is not be:
-                    raise TypeError(f"index: cannot index a {be.name!r} tensor with a "
-                                    f"{part._backend.name!r} tensor")
-                part = part.data
-            elif isinstance(part, list) or (hasattr(part, "dtype")
-                                            and not isinstance(part, numbers.Integral)):
-                part = be.asarray(part)
-            if be.is_array(part):
-                if be.xp.isdtype(part.dtype, "bool"):
-                    used += part.ndim
-                else:
-                    advanced, used = True, used + 1
-            elif part is not None and part is not Ellipsis:
-                used += 1
-            parts[i] = part
-        if used < x.data.ndim and not any(p is Ellipsis for p in parts):
-            parts.append(Ellipsis)
-        index = tuple(parts)
-        return cls.apply(x, index=index, advanced=advanced,
-                         take_axis=_take_axis(index) if advanced else None)
+    name = "expand"
+    shape: tuple[int, ...]
 
     def forward(self, a: Any) -> Any:
-        self.in_shape = a.shape
-        try:
-            if self.take_axis is not None:
-                return self.backend.xp.take(a, self.index[self.take_axis], axis=self.take_axis)
-            return a[self.index]
-        except IndexError as exc:
-            raise IndexError(f"index: {exc} (tensor of shape {a.shape})") from exc
+        return self.backend.xp.broadcast_to(a, self.shape)
 
     def backward(self, g: Any) -> tuple[Any]:
-        backend = self.backend
-        grad = backend.xp.zeros(self.in_shape, dtype=g.dtype)
-        if self.advanced:
-            return (self.kernels.scatter_add(grad, self.index, g),)
-        # Basic indexing selects each element at most once; the Array API forbids None (new
-        # axes) in __setitem__, so drop them from the index and their size-1 axes from g.
-        index = tuple(i for i in self.index if i is not None)
-        grad[index] = backend.xp.reshape(g, grad[index].shape)
+        return (g,)
+
+
+class Pad(Op):
+    """Constant padding: ``pads`` is one (before, after) pair per dim, in dim order (negative
+    entries crop); the padding holds ``value`` (already of the input's kind). Backward
+    takes the gradient of the kept part and gives 0 to what was cropped."""
+
+    name = "pad"
+    pads: tuple[tuple[int, int], ...]
+    value: float | int | bool = 0
+
+    def forward(self, a: Any) -> Any:
+        xp = self.backend.xp
+        # The input's part that survives (negative pads crop it) and where it lands.
+        self.kept = tuple(slice(max(-lo, 0), n - max(-hi, 0))
+                          for (lo, hi), n in zip(self.pads, a.shape, strict=True))
+        self.at = tuple(slice(max(lo, 0), max(lo, 0) + k.stop - k.start)
+                        for (lo, _), k in zip(self.pads, self.kept, strict=True))
+        self.in_shape = a.shape
+        shape = tuple(n + lo + hi for (lo, hi), n in zip(self.pads, a.shape, strict=True))
+        for n, k, dim_pads in zip(a.shape, shape, self.pads, strict=True):
+            if k < 0 or k - max(dim_pads[0], 0) - max(dim_pads[1], 0) < 0:
+                raise ValueError(f"pad: padding {dim_pads} of a dim of size {n} leaves a "
+                                 f"negative size (input shape {a.shape})")
+        out = xp.full(shape, self.value, dtype=a.dtype)
+        if all(s.stop > s.start for s in self.at):
+            out[self.at] = a[self.kept]
+        return out
+
+    def backward(self, g: Any) -> tuple[Any]:
+        xp = self.backend.xp
+        grad = xp.zeros(self.in_shape, dtype=g.dtype)
+        if all(s.stop > s.start for s in self.kept):
+            grad[self.kept] = g[self.at]
         return (grad,)
-
-
-def _take_axis(index: tuple[Any, ...]) -> int | None:
-    """The axis when ``index`` is one 1-D integer array among whole slices and a trailing
-    Ellipsis (``a[idx]``, ``a[:, idx]``), else None."""
-    arrays = [i for i, part in enumerate(index) if hasattr(part, "dtype")]
-    if len(arrays) != 1 or index[arrays[0]].ndim != 1:
-        return None
-    axis = arrays[0]
-    whole = slice(None)
-    rest = index[:axis] + index[axis + 1:]
-    if any(part is Ellipsis for part in index[:axis]):
-        return None
-    if all(part == whole or part is Ellipsis for part in rest):
-        return axis
-    return None
