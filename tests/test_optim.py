@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import host, tensor
 
-from tinygrad_drop import optim
+from tinygrad_drop import nn, optim
 
 
 def run_steps(make_ours, make_theirs, backend, rng, steps=5):
@@ -63,9 +63,83 @@ def test_optimizer_argument_errors(backend):
     w = tensor([1.0], backend, requires_grad=True)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(TypeError, match="parameter 0 is not a Tensor that requires grad"):
-        optim.SGD([tensor([1.0], backend)], lr=0.1)
-    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
-        optim.Adam([w], lr=-1)
+    with pytest.raises(TypeError, match="parameter 1 is a float, not a Tensor"):
+        optim.SGD([w, 1.0], lr=0.1)
+    with pytest.raises(TypeError, match="params must be an iterable of Tensors .* got a single "
+                                        "Tensor"):
+        optim.SGD(w, lr=0.1)
+    with pytest.raises(ValueError, match="parameter 0 is not a leaf tensor"):
+        optim.SGD([w * 2], lr=0.1)
     with pytest.raises(ValueError, match="nesterov momentum needs momentum > 0"):
         optim.SGD([w], lr=0.1, nesterov=True)
+
+
+BAD_OPTIONS = [
+    (optim.SGD, dict(lr=-1), "SGD: lr must be >= 0, got -1"),
+    (optim.SGD, dict(lr=0.1, momentum=-0.5), "SGD: momentum must be >= 0, got -0.5"),
+    (optim.SGD, dict(lr=0.1, weight_decay=-1e-4), "SGD: weight_decay must be >= 0, got -0.0001"),
+    (optim.SGD, dict(lr=float("nan")), "SGD: lr must be >= 0, got nan"),
+    (optim.Adam, dict(lr=-1), "Adam: lr must be >= 0, got -1"),
+    (optim.Adam, dict(eps=-1e-8), "Adam: eps must be >= 0, got -1e-08"),
+    (optim.Adam, dict(weight_decay=-0.1), "Adam: weight_decay must be >= 0, got -0.1"),
+    (optim.Adam, dict(betas=(1.0, 0.999)), r"Adam: betas\[0\] must be in \[0, 1\), got 1.0"),
+    (optim.Adam, dict(betas=(0.9, -0.1)), r"Adam: betas\[1\] must be in \[0, 1\), got -0.1"),
+    (optim.Adam, dict(betas=(0.9,)), r"Adam: betas must be a pair \(beta1, beta2\)"),
+]
+
+
+@pytest.mark.parametrize("make, kw, message", BAD_OPTIONS,
+                         ids=[f"{m.__name__}-{settings_id(kw)}" for m, kw, _ in BAD_OPTIONS])
+def test_invalid_options_are_refused_as_pytorch_refuses_them(make, kw, message):
+    """Bug 11: negative momentum, weight_decay and eps used to be accepted."""
+    torch = pytest.importorskip("torch")
+    w = tensor([1.0], "numpy", requires_grad=True)
+    with pytest.raises(ValueError, match=message):
+        make([w], **kw)
+    if "nan" not in message and len(kw.get("betas", (0, 0))) == 2:  # PyTorch refuses these
+        # (a NaN lr is one PyTorch's SGD takes; we refuse it too)
+        with pytest.raises(ValueError):
+            getattr(torch.optim, make.__name__)([torch.zeros(1, requires_grad=True)], **kw)
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1), lambda p: optim.Adam(p)],
+                         ids=["SGD", "Adam"])
+def test_a_parameter_given_twice_is_refused(make, backend):
+    """Bug 11: it used to be stepped twice per step, silently (PyTorch warns that this will
+    become an error; we refuse now)."""
+    w, b = (tensor([1.0, 2.0], backend, requires_grad=True) for _ in range(2))
+    with pytest.raises(ValueError, match="parameter 2 is the same tensor as parameter 0; each "
+                                         "parameter must be given once"):
+        make([w, b, w])
+    model = nn.Sequential(nn.Linear(2, 2, backend=backend), nn.Linear(2, 2, backend=backend))
+    with pytest.raises(ValueError, match="parameter 4 is the same tensor as parameter 2"):
+        make([*model.parameters(), *model[1].parameters()])
+    shared = nn.Sequential(model[0], model[0])  # model.parameters() lists a shared layer once
+    assert len(make(shared.parameters()).params) == 2
+
+
+def test_zero_grad_to_none_or_zeros_in_place(backend):
+    w = tensor([1.0, -2.0], backend, requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    (w * w).sum().backward()
+    grad = w.grad
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is grad and host(grad).tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert w.grad is None
+
+
+def test_state_follows_a_parameter_cast_after_stepping(backend):
+    """A parameter cast in place after a step (as ``model.float()`` does): the momentum
+    buffer is cast with it (else the float32 parameter would be updated with float64 math,
+    which the strict backend refuses)."""
+    w = tensor([1.0, -2.0], backend, requires_grad=True)
+    opt = optim.SGD([w], lr=0.5, momentum=0.5)
+    for step in range(2):
+        opt.zero_grad()
+        (w * w).sum().backward()  # grad = 2w, as test_sgd_step_by_hand
+        opt.step()
+        if step == 0:
+            w.data = w._backend.xp.astype(w.data, w._backend.dtype("float32"))
+    assert w.dtype == "float32" and host(w).tolist() == [-0.5, 1.0]
+    assert opt.state[id(w)]["momentum_buffer"].dtype == w.data.dtype

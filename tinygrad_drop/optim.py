@@ -6,37 +6,81 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from . import backends
 from .autograd import no_grad
 from .tensor_core import Tensor
+
+
+def nonnegative(optimizer: Optimizer, **options: float) -> None:
+    """Refuse a negative (or NaN) option as PyTorch does, naming it and its value."""
+    for option, value in options.items():
+        if not value >= 0:
+            raise ValueError(f"{type(optimizer).__name__}: {option} must be >= 0, got {value!r}")
+
+
+def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
+    """Set each parameter's ``.grad`` to None, or (``set_to_none=False``) fill it with zeros
+    in place."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        else:
+            p.grad.data = p.grad._backend.xp.zeros_like(p.grad.data)
 
 
 class Optimizer:
     """Holds the parameters and their per-parameter state; ``step()`` updates ``p.data``."""
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors (e.g. "
+                            "model.parameters() or [w, b]), got a single Tensor")
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+            raise ValueError(f"{name}: got an empty parameter list")
+        first: dict[int, int] = {}
         for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{type(self).__name__}: parameter {i} is not a Tensor that "
-                                "requires grad")
-        if not lr >= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr!r}")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: parameter {i} is not a leaf tensor (it was computed "
+                                 "by an op); optimize the tensors it was computed from")
+            if id(p) in first:
+                raise ValueError(f"{name}: parameter {i} is the same tensor as parameter "
+                                 f"{first[id(p)]}; each parameter must be given once (it "
+                                 "would be stepped twice per step)")
+            first[id(p)] = i
+        nonnegative(self, lr=lr)
         self.lr = lr
         self.state: dict[int, dict[str, Any]] = {}
+        self._placement: dict[int, tuple[Any, Any]] = {}
 
-    def zero_grad(self) -> None:
-        """Forget the gradients (``.grad = None``, as PyTorch's default)."""
-        for p in self.params:
-            p.grad = None
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``.grad = None`` (PyTorch's default), or zeros in place with
+        ``set_to_none=False``."""
+        zero_grads(self.params, set_to_none)
 
     @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         for p in self.params:
             if p.grad is not None:
-                p.data = self._update(p, p.grad.data, self.state.setdefault(id(p), {}))
+                p.data = self._update(p, p.grad.data, self._state_of(p))
+
+    def _state_of(self, p: Tensor) -> dict[str, Any]:
+        """``p``'s state, its arrays moved and cast to where ``p`` is now (after ``model.to``
+        or ``model.double()``, which change parameters in place)."""
+        state = self.state.setdefault(id(p), {})
+        placement = (p._backend, p.data.dtype)
+        if self._placement.get(id(p), placement) != placement:
+            be, dtype = placement
+            for key, value in state.items():
+                owner = backends.owner_of(value)
+                if owner is not None:
+                    state[key] = be.xp.astype(be.asarray(owner.to_numpy(value)), dtype)
+        self._placement[id(p)] = placement
+        return state
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any]) -> Any:
         """The parameter's new value from its gradient and state."""
@@ -51,6 +95,7 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(params, lr)
+        nonnegative(self, momentum=momentum, weight_decay=weight_decay)
         if nesterov and momentum <= 0:
             raise ValueError("SGD: nesterov momentum needs momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
@@ -80,8 +125,12 @@ class Adam(Optimizer):
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: betas must be in [0, 1), got {betas!r}")
+        nonnegative(self, eps=eps, weight_decay=weight_decay)
+        if len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam: betas[{i}] must be in [0, 1), got {beta!r}")
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any]) -> Any:
