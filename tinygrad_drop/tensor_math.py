@@ -12,6 +12,7 @@ from typing import Any
 
 from . import dtypes
 from .autograd import Op, TensorBase
+from .backends import dtype_name
 from .ops.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Sqrt, Sub
 from .ops.matmul import MatMul
@@ -33,10 +34,31 @@ def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], str]:
             else dtypes.scalar_as(x, name) for x in converted], name
 
 
+_NATIVE_CATEGORIES: dict[tuple[type, Any], int] = {}
+
+
+def native_category(dtype: Any) -> int:
+    """``dtypes.category`` of a backend's native dtype, remembered (it is asked on every op)."""
+    key = (type(dtype), dtype)  # never compares one library's dtype with another's
+    kind = _NATIVE_CATEGORIES.get(key)
+    if kind is None:
+        kind = _NATIVE_CATEGORIES[key] = dtypes.category(dtype_name(dtype))
+    return kind
+
+
 def _binary(op: type[Op], doc: str, reflected: bool = False,
             floating: bool = False) -> Callable[..., Any]:
     """An operator method applying ``op`` to (self, other), or (other, self) if reflected."""
     def method(self: Any, other: Any) -> Any:
+        # The common cases need no promotion: a float tensor with a Python number or a tensor
+        # of its own dtype; an integer tensor with a Python int (unless dividing).
+        kind = native_category(self.data.dtype)
+        other_type = type(other)
+        if (kind == 2 and (other_type is float or other_type is int
+                           or (isinstance(other, TensorBase)
+                               and other.data.dtype == self.data.dtype))
+                or (kind == 1 and other_type is int and not floating)):
+            return op.apply(other, self) if reflected else op.apply(self, other)
         (a, b), name = promote(other, self, floating=floating) if reflected else promote(
             self, other, floating=floating)
         if name == "bool" and op in _BOOL_FORMS:  # PyTorch: + is or, * is and (no gradient)
@@ -61,7 +83,7 @@ def _floating_unary(op: type[Op], doc: str) -> Callable[[Any], Any]:
     """A method for a floating-point function: integer and bool tensors are cast to the default
     float first, as PyTorch does (``Tensor([2]).exp()`` is float32)."""
     def method(self: Any) -> Any:
-        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
+        x = self if native_category(self.data.dtype) == 2 else self.astype(dtypes.DEFAULT_FLOAT)
         return op.apply(x)
     method.__doc__ = doc
     return method

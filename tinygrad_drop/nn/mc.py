@@ -27,7 +27,7 @@ def mc_predict(model: Module, x: Tensor, samples: int = 30) -> tuple[Tensor, Ten
         for module, mode in modes:
             object.__setattr__(module, "training", mode)
     be, xp = x._backend, x._backend.xp
-    dtype = outputs[0].data.dtype
+    dtype = outputs[0].dtype
     # float64 accumulation: identical samples give exactly 0 spread, many samples lose nothing
     stacked = xp.astype(xp.stack(outputs), be.dtype("float64"))
     mean = xp.astype(xp.mean(stacked, axis=0), dtype)
