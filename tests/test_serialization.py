@@ -141,3 +141,129 @@ def test_save_and_the_data_loader_copy_another_backends_arrays_to_the_host(tmp_p
                              batch_size=3, shuffle=False, backend="numpy")
     (x, y), = list(loader)
     assert x.numpy().tolist() == [[0, 1], [2, 3], [4, 5]] and y.numpy().tolist() == [0, 1, 2]
+
+
+def test_keys_round_trip_exactly_whatever_they_are(tmp_path):
+    """Bug 5: NumPy's archive lookup turned "w.npy" into "w", returning the wrong array."""
+    keys = ["w", "w.npy", "w.npy.npy", ".npy", "", "a/b/c", "/lead", "x/", "..", "arr_0",
+            "ünïcödé ключ 重み 🙂", "tab\tand\nnewline", "back\\slash", "w.NPY", "w.npz"]
+    state = {key: np.full((i + 1,), float(i)) for i, key in enumerate(keys)}
+    path = tmp_path / "keys.npz"
+    td.save(state, path)
+    loaded = td.load(path)
+    assert list(loaded) == keys
+    for i, key in enumerate(keys):
+        assert loaded[key].tolist() == [float(i)] * (i + 1), key
+    assert np.load(path)["a/b/c"].tolist() == [5.0] * 6  # still an ordinary .npz for NumPy
+
+
+def test_numpy_savez_files_load_with_numpys_keys_and_array_layouts(tmp_path):
+    fortran = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    arrays = dict(fortran=fortran, big_endian=np.arange(3, dtype=">i4"), scalar=np.float32(2.5),
+                  empty=np.zeros((0, 4)), flags=np.array([True, False]))
+    np.savez(tmp_path / "numpy.npz", **arrays)
+    np.savez_compressed(tmp_path / "compressed.npz", **arrays)
+    for name in ("numpy.npz", "compressed.npz"):
+        loaded = td.load(tmp_path / name)
+        assert list(loaded) == list(arrays)
+        for key, value in arrays.items():
+            assert loaded[key].dtype == np.asarray(value).dtype
+            np.testing.assert_array_equal(loaded[key], value)
+        loaded["fortran"][0, 0] = 7.0  # writable, as numpy.load's arrays are
+
+
+def test_keys_a_zip_cannot_hold_are_refused_and_the_old_file_is_kept(tmp_path):
+    path = tmp_path / "model.npz"
+    td.save({"w": np.arange(3.0)}, path)
+    original = path.read_bytes()
+    with pytest.raises(ValueError, match=r"save: key 'a\\x00b' contains a NUL character"):
+        td.save({"ok": np.zeros(2), "a\x00b": np.zeros(2)}, path)
+    with pytest.raises(ValueError, match="is not valid text"):
+        td.save({"\udcff": np.zeros(2)}, path)
+    with pytest.raises(TypeError, match="save: keys must be strings, got 3"):
+        td.save({3: np.zeros(2)}, path)
+    assert path.read_bytes() == original
+
+
+def npz_with_header(path, header, data, name="w.npy"):
+    """An archive whose one member has the given .npy header and raw data bytes."""
+    import io
+    import zipfile
+
+    member = io.BytesIO()
+    np.lib.format.write_array_header_1_0(member, header)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(name, member.getvalue() + data)
+
+
+def test_a_header_declaring_a_huge_shape_is_a_load_error_not_a_memory_error(tmp_path):
+    """Bug 8: numpy allocated the declared shape first and raised a raw MemoryError."""
+    path = tmp_path / "huge.npz"
+    npz_with_header(path, {"descr": "<f8", "fortran_order": False, "shape": (10**12, 10**6)},
+                    b"\0" * 64)
+    with pytest.raises(ValueError, match=r"load: '.*huge.npz' has an unreadable entry 'w': its "
+                                         r"header declares shape \(1000000000000, 1000000\) of "
+                                         r"float64 \(8000000000000000000 bytes\) but the member "
+                                         r"holds 64 bytes"):
+        td.load(path)
+    npz_with_header(path, {"descr": "<f8", "fortran_order": False, "shape": (10,)}, b"\0" * 88)
+    with pytest.raises(ValueError, match=r"shape \(10,\) of float64 \(80 bytes\) but the member "
+                                         r"holds 88 bytes"):
+        td.load(path)
+    npz_with_header(path, {"descr": "<f8", "fortran_order": False, "shape": (2,)}, b"\0" * 16,
+                    name="notes.txt")
+    with pytest.raises(ValueError, match="member 'notes.txt' is not a .npy array"):
+        td.load(path)
+
+
+def test_a_pytorch_checkpoint_is_refused_with_how_to_convert_it(tmp_path, rng):
+    """Bug 8: td.load returned {'…/data.pkl': b'…'} for a file written by torch.save."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4),
+                                 torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    path = tmp_path / "model.pt"
+    torch.save(theirs.state_dict(), path)
+    original = path.read_bytes()
+    with pytest.raises(ValueError, match=r"load: '.*model.pt' was written by torch.save \(a zip "
+                                         r"holding the pickle 'model/data.pkl'\), which td.load "
+                                         r"never unpickles; convert it once in PyTorch: "
+                                         r"sd = torch.load\(path, weights_only=True\); "
+                                         r"td.save\(\{k: v.numpy\(\) for k, v in sd.items\(\)\}"):
+        td.load(path)
+    assert path.read_bytes() == original  # a failed load changes nothing
+    sd = torch.load(path, weights_only=True)  # the advice, followed
+    td.save({k: v.numpy() for k, v in sd.items()}, tmp_path / "model.npz")
+    ours = model("numpy")
+    ours.load_state_dict(td.load(tmp_path / "model.npz"))
+    ours.eval()
+    theirs.eval()
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    np.testing.assert_allclose(host(ours(Tensor(x))), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-6, atol=1e-6)
+    torch.save(theirs.state_dict(), tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(ValueError, match="is a Python pickle .*which td.load never unpickles"):
+        td.load(tmp_path / "legacy.pt")
+
+
+def test_saving_a_module_saves_its_state_dict(backend, tmp_path):
+    source = model(backend)
+    source(Tensor.randn(8, 5, backend=backend))
+    td.save(source, tmp_path / "module.npz")  # was: 'Sequential' object has no attribute 'items'
+    loaded = td.load(tmp_path / "module.npz")
+    assert list(loaded) == list(source.state_dict())
+    for name, value in source.state_dict().items():
+        np.testing.assert_array_equal(loaded[name], value)
+    with pytest.raises(TypeError, match="save: expected a state dict .* or a Module, got list"):
+        td.save([np.zeros(2)], tmp_path / "list.npz")
+
+
+def test_pytorch_modules_and_tensors_save_directly(tmp_path):
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    td.save(theirs, tmp_path / "torch_module.npz")
+    td.save(dict(theirs.named_parameters()), tmp_path / "params.npz")  # require grad
+    loaded = td.load(tmp_path / "torch_module.npz")
+    assert list(loaded) == list(theirs.state_dict())
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_array_equal(loaded[name], value.numpy())
+    assert td.load(tmp_path / "params.npz")["0.weight"].tolist() == theirs[0].weight.tolist()
