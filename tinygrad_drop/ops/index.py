@@ -154,7 +154,7 @@ def _parse(x: TensorBase, index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]
                          f"(shape {shape})")
     fill = [_WHOLE] * (len(shape) - consumed)
     if ellipses:
-        at = parts.index(Ellipsis)
+        at = next(i for i, p in enumerate(parts) if p is Ellipsis)
         parts[at:at + 1] = fill
     else:
         parts += fill
