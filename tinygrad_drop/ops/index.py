@@ -211,11 +211,16 @@ def _checked(xp: Any, index: Any, dim: int, size: int) -> Any:
     """An integer index array for a dim of ``size`` as int64 in [0, size) (negative entries
     count from the end); an entry out of range is PyTorch's IndexError."""
     index = xp.astype(index, xp.int64) if index.dtype != xp.int64 else index
-    if index.size and bool(xp.any((index < -size) | (index >= size))):
-        bad = int(xp.max(index)) if bool(xp.any(index >= size)) else int(xp.min(index))
-        raise IndexError(f"index: index {bad} is out of bounds for dimension {dim} with size "
-                         f"{size}")
+    _check_bounds(xp, index, -size, size, f"index: dimension {dim}")
     return xp.where(index < 0, index + size, index)
+
+
+def _check_bounds(xp: Any, index: Any, low: int, size: int, where: str) -> None:
+    """PyTorch's IndexError when an entry of ``index`` is outside [low, size)."""
+    if index.size and bool(xp.any((index < low) | (index >= size))):
+        bad = int(xp.max(index)) if bool(xp.any(index >= size)) else int(xp.min(index))
+        what, dim = where.split(": ")
+        raise IndexError(f"{what}: index {bad} is out of bounds for {dim} with size {size}")
 
 
 class Gather(Op):
@@ -239,11 +244,7 @@ class Gather(Op):
             raise ValueError(f"gather: size does not match: expected index {list(index.shape)} "
                              f"to be no larger than self {list(a.shape)} apart from dimension "
                              f"{dim}")
-        size = a.shape[dim]
-        if index.size and bool(xp.any((index < 0) | (index >= size))):
-            bad = int(xp.max(index)) if bool(xp.any(index >= size)) else int(xp.min(index))
-            raise IndexError(f"gather: index {bad} is out of bounds for dimension {dim} with "
-                             f"size {size}")
+        _check_bounds(xp, index, 0, a.shape[dim], f"gather: dimension {dim}")
         self.in_shape = a.shape
         self.index = index
         part = a[tuple(_WHOLE if d == dim else slice(0, i) for d, i in enumerate(index.shape))]
