@@ -128,18 +128,20 @@ class BatchNorm1d(Module):
     Training normalises with the batch mean and biased variance and updates
     ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance);
     ``momentum=None`` uses the cumulative average. Inference uses the running statistics.
+    ``bias=False`` (PyTorch 2.13's keyword) keeps the learned scale without the shift.
     Naming trap: PyTorch's momentum 0.1 is the weight of the *new* batch, so it equals Keras'
     ``momentum=0.9`` and Chainer's ``decay=0.9``, which weigh the *old* running value."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, *, dtype: Any = None,
-                 backend: str | None = None) -> None:
+                 affine: bool = True, track_running_stats: bool = True, *, bias: bool = True,
+                 dtype: Any = None, backend: str | None = None) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         make = dict(dtype=dtype, backend=backend)
         self.weight = Tensor.ones(num_features, requires_grad=True, **make) if affine else None
-        self.bias = Tensor.zeros(num_features, requires_grad=True, **make) if affine else None
+        self.bias = (Tensor.zeros(num_features, requires_grad=True, **make)
+                     if affine and bias else None)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor.zeros(num_features, **make))
             self.register_buffer("running_var", Tensor.ones(num_features, **make))
@@ -163,4 +165,5 @@ class BatchNorm1d(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
