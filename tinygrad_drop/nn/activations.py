@@ -110,32 +110,29 @@ def implicit_dim(ndim: int, name: str) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
-class Softmax(Module):
+class _SoftmaxFamily(Module):
+    """A softmax-like module along ``dim``; ``function`` names its ``F`` function."""
+
+    function = "softmax"
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = implicit_dim(x.ndim, self.function) if self.dim is None else self.dim
+        return getattr(F, self.function)(x, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxFamily):
     """exp(x) / sum(exp(x)) along ``dim`` (each slice sums to 1); ``dim=None`` takes PyTorch's
     legacy implicit choice, with its warning."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
 
-    def forward(self, x: Tensor) -> Tensor:
-        dim = implicit_dim(x.ndim, "softmax") if self.dim is None else self.dim
-        return F.softmax(x, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-
-class LogSoftmax(Module):
+class LogSoftmax(_SoftmaxFamily):
     """x - logsumexp(x) along ``dim``, computed stably; ``dim=None`` as ``Softmax``."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x: Tensor) -> Tensor:
-        dim = implicit_dim(x.ndim, "log_softmax") if self.dim is None else self.dim
-        return F.log_softmax(x, dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+    function = "log_softmax"
