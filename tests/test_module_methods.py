@@ -125,6 +125,7 @@ def test_requires_grad_freezes_and_the_optimizer_skips_frozen_parameters(backend
     assert not np.array_equal(host(model[3].weight), second)
     model.requires_grad_()
     assert all(p.requires_grad for p in model.parameters())
+    assert not any(p.requires_grad for p in model.requires_grad_(flag=False).parameters())
 
 
 def shared_structure(n):

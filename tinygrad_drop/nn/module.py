@@ -257,8 +257,11 @@ class Module:
         fn(self)
         return self
 
-    def requires_grad_(self, requires_grad: bool = True) -> Module:
-        """Set ``requires_grad`` on every parameter (``False`` freezes them); returns self."""
+    def requires_grad_(self, requires_grad: bool = True, *, flag: bool | None = None) -> Module:
+        """Set ``requires_grad`` on every parameter (``False`` freezes them); returns self.
+        ``flag=`` is the same argument under the name API.md gives it."""
+        if flag is not None:
+            requires_grad = flag
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
