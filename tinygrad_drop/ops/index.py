@@ -150,8 +150,7 @@ def _parse(x: TensorBase, index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]
     if ellipses > 1:
         raise IndexError("index: an index can only have a single ellipsis ('...')")
     if consumed > len(shape):
-        raise IndexError(f"index: too many indices for tensor of dimension {len(shape)} "
-                         f"(shape {shape})")
+        raise IndexError(f"index: too many indices for tensor of dimension {len(shape)}")
     fill = [_WHOLE] * (len(shape) - consumed)
     if ellipses:
         at = next(i for i, p in enumerate(parts) if p is Ellipsis)
