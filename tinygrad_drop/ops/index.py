@@ -62,17 +62,17 @@ class Index(Op):
         self.k = k
         self.flat_shape = b.shape[:k] + (math.prod(b.shape[k:k + m]),) + b.shape[k + m:]
         self.permuted_shape = b.shape
-        self.linear = xp.reshape(linear, (-1,))
-        out = xp.take(xp.reshape(b, self.flat_shape), self.linear, axis=k)
+        self.saved = xp.reshape(linear, (-1,))
+        out = xp.take(xp.reshape(b, self.flat_shape), self.saved, axis=k)
         return xp.reshape(out, b.shape[:k] + tuple(linear.shape) + b.shape[k + m:])
 
     def backward(self, g: Any) -> tuple[Any]:
         xp = self.backend.xp
         if self.arrays:
             k, flat = self.k, self.flat_shape
-            values = xp.reshape(g, flat[:k] + (self.linear.shape[0],) + flat[k + 1:])
+            values = xp.reshape(g, flat[:k] + (self.saved.shape[0],) + flat[k + 1:])
             target = xp.zeros(flat, dtype=g.dtype)
-            g = self.kernels.scatter_add(target, (_WHOLE,) * k + (self.linear,), values)
+            g = self.kernels.scatter_add(target, (_WHOLE,) * k + (self.saved,), values)
             g = xp.reshape(g, self.permuted_shape)
             if self.perm is not None:
                 inverse = [0] * len(self.perm)
@@ -245,7 +245,7 @@ class Gather(Op):
                              f"{dim}")
         _check_bounds(xp, index, 0, a.shape[dim], f"gather: dimension {dim}")
         self.in_shape = a.shape
-        self.index = index
+        self.saved = index
         part = a[tuple(_WHOLE if d == dim else slice(0, i) for d, i in enumerate(index.shape))]
         return xp.take_along_axis(part, index, axis=dim)
 
@@ -254,12 +254,12 @@ class Gather(Op):
         linear = None
         for d in range(len(shape)):
             if d == self.dim:
-                coord = xp.astype(self.index, xp.int64)
+                coord = xp.astype(self.saved, xp.int64)
             else:
-                coord = xp.reshape(xp.arange(self.index.shape[d], dtype=xp.int64),
+                coord = xp.reshape(xp.arange(self.saved.shape[d], dtype=xp.int64),
                                    tuple(-1 if e == d else 1 for e in range(len(shape))))
             linear = coord if linear is None else linear * shape[d] + coord
-        linear = xp.reshape(xp.broadcast_to(linear, self.index.shape), (-1,))
+        linear = xp.reshape(xp.broadcast_to(linear, self.saved.shape), (-1,))
         target = xp.zeros((math.prod(shape),), dtype=g.dtype)
         grad = self.kernels.scatter_add(target, linear, xp.reshape(g, (-1,)))
         return xp.reshape(grad, shape), None

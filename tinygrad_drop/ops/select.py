@@ -15,14 +15,14 @@ class Where(Op):
     name = "where"
 
     def forward(self, cond: Any, x: Any, y: Any) -> Any:
-        self.cond = cond
+        self.saved = cond
         return self.backend.xp.where(cond, x, y)
 
     def backward(self, g: Any) -> tuple[None, Any, Any]:
         xp = self.backend.xp
         _, need_x, need_y = self.needs_input_grad
-        return (None, xp.where(self.cond, g, 0) if need_x else None,
-                xp.where(self.cond, 0, g) if need_y else None)
+        return (None, xp.where(self.saved, g, 0) if need_x else None,
+                xp.where(self.saved, 0, g) if need_y else None)
 
 
 class MaskedFill(Op):
@@ -33,14 +33,14 @@ class MaskedFill(Op):
     name = "masked_fill"
 
     def forward(self, a: Any, mask: Any, value: Any) -> Any:
-        self.mask = mask
+        self.saved = mask
         return self.backend.xp.where(mask, value, a)
 
     def backward(self, g: Any) -> tuple[Any, None, Any]:
         xp = self.backend.xp
         need_a, _, need_value = self.needs_input_grad
-        return (xp.where(self.mask, 0, g) if need_a else None, None,
-                xp.sum(xp.where(self.mask, g, 0)) if need_value else None)
+        return (xp.where(self.saved, 0, g) if need_a else None, None,
+                xp.sum(xp.where(self.saved, g, 0)) if need_value else None)
 
 
 class _Extremum(Op):
@@ -49,14 +49,14 @@ class _Extremum(Op):
     half, and where a NaN is involved both inputs get all of it."""
 
     def forward(self, a: Any, b: Any) -> Any:
-        self.a, self.b = a, b
+        self.saved = (a, b)
         return self.pick(a, b)
 
     def pick(self, a: Any, b: Any) -> Any:
         raise NotImplementedError
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        xp, a, b = self.backend.xp, self.a, self.b
+        xp, (a, b) = self.backend.xp, self.saved
         half = xp.where(a == b, g * 0.5, g)
         a_loses, b_loses = (a < b, a > b) if self.name == "maximum" else (a > b, a < b)
         need_a, need_b = self.needs_input_grad
