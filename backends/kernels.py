@@ -35,7 +35,8 @@ class ActivationKernels(Kernels):
     family = "activation"
 
     def relu_backward(self, g: Any, positive: Any) -> Any:
-        """``g`` where the input was positive (``positive``, boolean), 0 elsewhere."""
+        """``g`` where the boolean mask ``positive`` is True, 0 elsewhere: the backward of ReLU
+        (the mask: output != 0) and of clamp with number bounds (the mask: inside them)."""
         return self.xp.where(positive, g, 0)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 from . import dtypes
 from .autograd import Op, TensorBase
 from .backends import dtype_name
-from .ops.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .ops.activation import Clamp, ClampTensor, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Sqrt, Sub
 from .ops.matmul import MatMul
+from .ops.shape import normalize_dim
 
 
 def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], str]:
@@ -219,12 +220,53 @@ class MathMethods:
         """Elementwise max(x, 0); the gradient at x == 0 is 0, and NaN passes through."""
         return ReLU.apply(self)
 
-    def softmax(self, dim: int | None = None, *, axis: int | None = None) -> Any:
-        """exp(x) / sum(exp(x)) along ``dim`` (default -1), computed stably."""
-        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
-        return Softmax.apply(x, axis=dim_arg(dim, axis, -1, "softmax"))
+    def softmax(self, dim: int | None = None, *, axis: int | None = None,
+                dtype: Any = None) -> Any:
+        """exp(x) / sum(exp(x)) along ``dim`` (default -1), computed stably; ``dtype`` casts
+        first (integers become float32)."""
+        x, axis = _normalising(self, dim, axis, dtype, "softmax")
+        return Softmax.apply(x, axis=axis)
 
-    def log_softmax(self, dim: int | None = None, *, axis: int | None = None) -> Any:
-        """x - logsumexp(x) along ``dim`` (default -1), computed stably."""
-        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
-        return LogSoftmax.apply(x, axis=dim_arg(dim, axis, -1, "log_softmax"))
+    def log_softmax(self, dim: int | None = None, *, axis: int | None = None,
+                    dtype: Any = None) -> Any:
+        """x - logsumexp(x) along ``dim`` (default -1), computed stably; ``dtype`` as softmax."""
+        x, axis = _normalising(self, dim, axis, dtype, "log_softmax")
+        return LogSoftmax.apply(x, axis=axis)
+
+    def clamp(self, min: Any = None, max: Any = None) -> Any:
+        """min(max(x, min), max) elementwise, PyTorch's ``clamp``: bounds are both numbers or
+        both Tensors (broadcasting), either may be None (not both); min > max gives max; the
+        result dtype is the promotion of x and the bounds. The gradient passes to x where
+        min <= x <= max (bounds included), to a Tensor bound where it is the result."""
+        if min is None and max is None:
+            raise TypeError("clamp: at least one of min and max must not be None")
+        if (min is not None and max is not None
+                and isinstance(min, TensorBase) != isinstance(max, TensorBase)):
+            raise TypeError(f"clamp: min and max must both be numbers or both Tensors (as in "
+                            f"PyTorch), got {type(min).__name__} and {type(max).__name__}")
+        bounds = [b for b in (min, max) if b is not None]
+        (x, *promoted), _ = promote(self, *bounds)
+        low = promoted.pop(0) if min is not None else None
+        high = promoted.pop(0) if max is not None else None
+        if isinstance(low, TensorBase) or isinstance(high, TensorBase):
+            return ClampTensor.apply(x, low, high)
+        return Clamp.apply(x, min=low, max=high)
+
+    clip = clamp
+
+    def clamp_min(self, min: Any) -> Any:
+        """``clamp(min=min)``."""
+        return self.clamp(min=min)
+
+    def clamp_max(self, max: Any) -> Any:
+        """``clamp(max=max)``."""
+        return self.clamp(max=max)
+
+
+def _normalising(x: Any, dim: Any, axis: Any, dtype: Any, where: str) -> tuple[Any, int]:
+    """softmax's input, cast to ``dtype`` or to float32 from an integer dtype, and its axis."""
+    if dtype is not None:
+        x = x.astype(dtype)
+    elif not x.is_floating_point():
+        x = x.astype(dtypes.DEFAULT_FLOAT)
+    return x, normalize_dim(dim_arg(dim, axis, -1, where), x.ndim, where)

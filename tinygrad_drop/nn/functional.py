@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 from typing import Any
 
 from ..backends import Generator
+from ..ops.activation import ELU, GELU, GELU_MODES, LeakyReLU, SiLU, Softplus
 from ..ops.dropout import MODES as DROPOUT_MODES
 from ..ops.dropout import Dropout
 from ..ops.linear import Linear
@@ -79,18 +81,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(x, weight, bias)
 
 
-def relu(x: Tensor) -> Tensor:
-    """max(x, 0) elementwise (gradient 0 at 0)."""
-    _check_tensor(x, "relu")
-    return x.relu()
-
-
-def sigmoid(x: Tensor) -> Tensor:
-    """1 / (1 + exp(-x)) elementwise, overflow-free."""
-    _check_tensor(x, "sigmoid")
-    return x.sigmoid()
-
-
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -110,18 +100,6 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     return out
 
 
-def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of ``logits`` (N, C) or (C,) against integer class ``target``
-    (N,) or (), fused into one stable node; ``reduction`` is 'mean', 'sum' or 'none'."""
-    _check_tensor(logits, "cross_entropy")
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
-                         f"{reduction!r}")
-    if not isinstance(target, Tensor):
-        target = Tensor(target, backend=logits.backend)
-    return CrossEntropy.apply(logits, target, reduction=reduction)
-
-
 def l1_penalty(params: Any) -> Tensor:
     """Sum of |w| over every parameter: add ``lam * l1_penalty(model.parameters())`` to a loss
     for L1 regularisation (L2 is the optimizers' ``weight_decay``)."""
@@ -132,6 +110,124 @@ def l1_penalty(params: Any) -> Tensor:
     for p in params[1:]:
         total = total + p.abs().sum()
     return total
+
+
+# -- activations (elementwise ones keep the input's float dtype; PyTorch refuses integers)
+
+
+def _no_inplace(inplace: bool, where: str) -> None:
+    if inplace:
+        raise ValueError(f"{where}: inplace=True is not supported (tensors here are never "
+                         "changed in place); use the returned tensor")
+
+
+def _floating(x: Any, where: str) -> None:
+    _check_tensor(x, where)
+    if not x.is_floating_point():
+        raise TypeError(f"{where}: expected a floating-point tensor, got dtype "
+                        f"{x.dtype_name} (cast it with .float())")
+
+
+def _number(value: Any, name: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{where}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
+def relu(x: Tensor, inplace: bool = False) -> Tensor:
+    """max(x, 0) elementwise (gradient 0 at 0, passed through at NaN, as PyTorch)."""
+    _check_tensor(x, "relu")
+    _no_inplace(inplace, "relu")
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)) elementwise, overflow-free."""
+    _check_tensor(x, "sigmoid")
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x) elementwise (integers give float32)."""
+    _check_tensor(x, "tanh")
+    return x.tanh()
+
+
+def _softmax_dim(x: Tensor, dim: Any, axis: Any, where: str) -> Any:
+    if dim is None and axis is None:  # PyTorch's legacy implicit choice, with its warning
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {where} has been deprecated. Change the "
+                      "call to include dim=X as an argument.", UserWarning, stacklevel=3)
+    return dim
+
+
+def softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None,
+            dtype: Any = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (``axis=`` too), one stable node; ``dtype`` casts
+    the input first. Without a dim, PyTorch's implicit one (0 for 0-, 1- and 3-D input, else
+    1) with its deprecation warning."""
+    _check_tensor(x, "softmax")
+    return x.softmax(_softmax_dim(x, dim, axis, "softmax"), axis=axis, dtype=dtype)
+
+
+def log_softmax(x: Tensor, dim: int | None = None, *, axis: int | None = None,
+                dtype: Any = None) -> Tensor:
+    """x - logsumexp(x) along ``dim`` (``axis=`` too), one stable node; as ``softmax``."""
+    _check_tensor(x, "log_softmax")
+    return x.log_softmax(_softmax_dim(x, dim, axis, "log_softmax"), axis=axis, dtype=dtype)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x), Phi the standard normal CDF: exact through erf (``approximate='none'``) or
+    PyTorch's tanh approximation (``'tanh'``)."""
+    _floating(x, "gelu")
+    if approximate not in GELU_MODES:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(x, approximate=approximate)
+
+
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) elementwise (swish)."""
+    _floating(x, "silu")
+    _no_inplace(inplace, "silu")
+    return SiLU.apply(x)
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """x where x > 0, negative_slope * x elsewhere (the gradient at 0 is negative_slope)."""
+    _floating(x, "leaky_relu")
+    _no_inplace(inplace, "leaky_relu")
+    return LeakyReLU.apply(
+        x, negative_slope=_number(negative_slope, "negative_slope", "leaky_relu"))
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, alpha * (exp(x) - 1) elsewhere (the gradient at 0 is alpha)."""
+    _floating(x, "elu")
+    _no_inplace(inplace, "elu")
+    return ELU.apply(x, alpha=_number(alpha, "alpha", "elu"))
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta elementwise, and x where beta * x > threshold."""
+    _floating(x, "softplus")
+    return Softplus.apply(x, beta=_number(beta, "beta", "softplus"),
+                          threshold=_number(threshold, "threshold", "softplus"))
+
+
+# -- losses
+
+
+def cross_entropy(logits: Tensor, target: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy of ``logits`` (N, C) or (C,) against integer class ``target``
+    (N,) or (), fused into one stable node; ``reduction`` is 'mean', 'sum' or 'none'."""
+    _check_tensor(logits, "cross_entropy")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+    if not isinstance(target, Tensor):
+        target = Tensor(target, backend=logits.backend)
+    return CrossEntropy.apply(logits, target, reduction=reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor) -> Tensor:
