@@ -72,12 +72,13 @@ def _floating_only(x: Any, where: str) -> None:
                            f"{x.dtype_name}; cast it first (.float() or .double())")
 
 
-def _extreme(x: Any, op: Any, axis: Any, keep: bool, where: str) -> Any:
+def _extreme(x: Any, op: Any, axis: Any, keep: bool, where: str, nan_ties: bool = False
+             ) -> Any:
     """amax/amin of ``x``; bool tensors go through int8, which the Array API can reduce."""
     _nonempty(x, axis, where)
     if x.dtype_name == "bool":
         return op.apply(x.astype("int8"), axis=axis, keepdims=keep).astype("bool")
-    return op.apply(x, axis=axis, keepdims=keep)
+    return op.apply(x, axis=axis, keepdims=keep, nan_ties=nan_ties)
 
 
 def _extreme_dim(x: Any, op: Any, result: Any, dim: int, keep: bool) -> Any:
@@ -103,7 +104,7 @@ def _max_or_min(self: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any, lar
                             f"axis={axis!r})")
         return _extreme_dim(self, MaxDim if largest else MinDim,
                             MaxResult if largest else MinResult, dim, keep)
-    return _extreme(self, Amax if largest else Amin, axis, keep, name)
+    return _extreme(self, Amax if largest else Amin, axis, keep, name, nan_ties=axis is None)
 
 
 def _arg_extreme(self: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any, find: str
@@ -120,7 +121,7 @@ def _arg_extreme(self: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any, fi
     if self.ndim == 0:
         out = xp.zeros((), dtype=xp.int64)
     else:
-        out = xp.astype(getattr(xp, find)(self.data, axis=dim, keepdims=keep), xp.int64)
+        out = xp.astype(getattr(xp, where)(self.data, axis=dim, keepdims=keep), xp.int64)
     return self._wrap(out, self._backend, False, None)
 
 

@@ -25,6 +25,8 @@ def normalize_axes(axis: Any, ndim: int, op: str, empty_means_all: bool = True) 
     0-d tensor takes dim 0 and -1 (reducing it keeps it)."""
     if axis is None:
         return tuple(range(ndim))
+    if not isinstance(axis, int | tuple | list):
+        raise TypeError(f"{op}: dims must be ints, got {axis!r}")
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     if not axes and empty_means_all:
         return tuple(range(ndim))
@@ -135,7 +137,9 @@ class Prod(_Reduction):
 class Var(_Reduction):
     """Variance over ``axis``: sum((x - mean)**2) / (n - correction); gradient
     2 (x - mean) g / (n - correction). With n - correction <= 0 the value is inf (NaN where
-    every deviation is 0) and the gradient inf (NaN at zero deviations), as PyTorch."""
+    every deviation is 0), and the gradient follows PyTorch's two formulas: over all elements
+    (axis None) inf, NaN at zero deviations; over given dims 2 / (n - correction) as it is
+    (negative, or an infinity carrying the sign of the deviation)."""
 
     name = "var"
     correction: float = 1.0
@@ -159,9 +163,13 @@ class Var(_Reduction):
         if dev is None:
             return xp.zeros(self.in_shape, dtype=g.dtype)
         g = xp.reshape(g, self.kept_shape)
-        if self.dof > 0:
+        if self.dof > 0 or (self.dof < 0 and self.axis is not None):
             return dev * (g * (2.0 / self.dof))
-        return g * xp.where(dev == 0, xp.full_like(dev, math.nan), math.inf)
+        if self.axis is None:
+            return g * xp.where(dev == 0, xp.full_like(dev, math.nan), math.inf)
+        signed = g * dev  # times 2 / 0: an infinity of its sign, NaN where it is 0 or NaN
+        return xp.where((signed == 0) | xp.isnan(signed), xp.full_like(signed, math.nan),
+                        xp.copysign(xp.full_like(signed, math.inf), signed))
 
     def backward(self, g: Any) -> tuple[Any]:
         return (self._var_backward(g, self.saved),)
@@ -202,7 +210,9 @@ class LogSumExp(_Reduction):
         shifted = xp.exp(a - top)
         total = xp.sum(shifted, axis=axes, keepdims=True)
         self.saved = (shifted, total)
-        return self._drop(xp.log(total) + top)
+        empty = total == 0  # every input -inf: log(0) is -inf, without NumPy's warning
+        logs = xp.where(empty, -math.inf, xp.log(xp.where(empty, 1.0, total)))
+        return self._drop(logs + top)
 
     def backward(self, g: Any) -> tuple[Any]:
         # softmax = shifted / total: exact where exp(x - out) would lose out's rounding
@@ -214,10 +224,12 @@ class LogSumExp(_Reduction):
 
 
 class _Extreme(_Reduction):
-    """amax/amin: the extreme value over ``axis``. Where several elements tie for it (NaN
-    counts as the extreme, as it propagates) the gradient is shared equally among them, as
-    ``torch.amax`` and the full ``torch.max()`` do."""
+    """amax/amin: the extreme value over ``axis``. Where several elements tie for it the
+    gradient is shared equally among them, as ``torch.amax`` and the full ``torch.max()`` do.
+    A NaN extreme: with ``nan_ties`` (``torch.max()``) the NaNs share the gradient; without
+    (``torch.amax``) no element equals it, and the gradient of that output is NaN."""
 
+    nan_ties: bool = False
     reduce: ClassVar[str]
 
     def forward(self, a: Any) -> Any:
@@ -230,10 +242,12 @@ class _Extreme(_Reduction):
     def backward(self, g: Any) -> tuple[Any]:
         xp = self.backend.xp
         a, out = self.saved
-        winners = (a == out) | (xp.isnan(a) & xp.isnan(out))
+        winners = (a == out) | (xp.isnan(a) & xp.isnan(out)) if self.nan_ties else a == out
         winners = xp.astype(winners, g.dtype)
-        axes = self.axes if a.ndim else None
-        share = xp.reshape(g, self.kept_shape) / xp.sum(winners, axis=axes, keepdims=True)
+        count = xp.sum(winners, axis=self.axes if a.ndim else None, keepdims=True)
+        none = count == 0  # a NaN extreme without nan_ties: g / 0 * 0, NaN, as PyTorch
+        share = xp.where(none, xp.full_like(count, math.nan),
+                         xp.reshape(g, self.kept_shape) / xp.where(none, 1.0, count))
         return (winners * share,)
 
 
