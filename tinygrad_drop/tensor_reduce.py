@@ -22,7 +22,7 @@ from .ops.reduce import (
     Var,
     normalize_axes,
 )
-from .tensor_math import dim_arg
+from .tensor_math import dim_arg, native_category
 
 
 class MaxResult(NamedTuple):
@@ -54,7 +54,7 @@ def _single_dim(dim: Any, where: str, hint: str) -> None:
 def _nonempty(x: Any, dims: Any, where: str) -> None:
     """PyTorch's errors for max/min/argmax over nothing: a full reduction of an empty tensor
     (RuntimeError; IndexError for argmax), or a reduced dim of length 0 (IndexError)."""
-    if x.ndim == 0 or 0 not in x.shape:
+    if 0 not in x.data.shape or not x.data.ndim:  # the common case, asked cheaply
         return
     if dims is None:
         kind = IndexError if where.startswith("arg") else RuntimeError
@@ -67,7 +67,7 @@ def _nonempty(x: Any, dims: Any, where: str) -> None:
 
 
 def _floating_only(x: Any, where: str) -> None:
-    if not x.is_floating_point():
+    if native_category(x.data.dtype) != 2:
         raise RuntimeError(f"{where}: the input must be a floating-point tensor, got dtype "
                            f"{x.dtype_name}; cast it first (.float() or .double())")
 
@@ -76,7 +76,7 @@ def _extreme(x: Any, op: Any, axis: Any, keep: bool, where: str, nan_ties: bool 
              ) -> Any:
     """amax/amin of ``x``; bool tensors go through int8, which the Array API can reduce."""
     _nonempty(x, axis, where)
-    if x.dtype_name == "bool":
+    if native_category(x.data.dtype) == 0:
         return op.apply(x.astype("int8"), axis=axis, keepdims=keep).astype("bool")
     return op.apply(x, axis=axis, keepdims=keep, nan_ties=nan_ties)
 
@@ -85,7 +85,7 @@ def _extreme_dim(x: Any, op: Any, result: Any, dim: int, keep: bool) -> Any:
     """(values, indices) of max/min over ``dim``."""
     _single_dim(dim, op.name, f"; for several dims use amax/amin, e.g. t.a{op.name}((0, 1))")
     _nonempty(x, dim, op.name)
-    if x.dtype_name == "bool":
+    if native_category(x.data.dtype) == 0:
         values, indices = op.apply(x.astype("int8"), axis=dim, keepdims=keep)
         return result(values.astype("bool"), indices)
     return result(*op.apply(x, axis=dim, keepdims=keep))
@@ -114,7 +114,7 @@ def _arg_extreme(self: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any, fi
     if dim is not None:
         _single_dim(dim, where, "")
         normalize_axes(dim, self.ndim, where)
-    if self.dtype_name == "bool":
+    if native_category(self.data.dtype) == 0:
         raise RuntimeError(f"{where}: does not support bool input; cast it first (.int())")
     _nonempty(self, dim, where)
     xp = self._backend.xp
@@ -202,7 +202,7 @@ class ReduceMethods:
                   keepdims: Any = None) -> Any:
         """log(sum(exp(x))) over ``dim`` (None: all), computed stably; its gradient is the
         softmax. Integer tensors give the default float."""
-        x = self if self.is_floating_point() else self.astype(dtypes.DEFAULT_FLOAT)
+        x = self if native_category(self.data.dtype) == 2 else self.astype(dtypes.DEFAULT_FLOAT)
         return LogSumExp.apply(x, axis=dim_arg(dim, axis, None, "logsumexp"),
                                keepdims=keep_arg(keepdim, keepdims, "logsumexp"))
 
@@ -259,6 +259,6 @@ class ReduceMethods:
         """Self cast to ``dtype`` if given, else bool and integer tensors to ``int_as``."""
         if dtype is not None:
             return self.astype(dtype)
-        if int_as is not None and not self.is_floating_point():
+        if int_as is not None and native_category(self.data.dtype) != 2:
             return self.astype(int_as)
         return self
