@@ -1,60 +1,274 @@
-"""Losses as single graph nodes: softmax cross-entropy, fused and stable."""
+"""Losses as single graph nodes with hand-written backwards: softmax cross-entropy (fused and
+stable, class indices or class probabilities), negative log-likelihood, binary cross-entropy
+on probabilities and on logits. PyTorch's semantics throughout (``ignore_index``, class
+``weight``, ``label_smoothing``, ``pos_weight``, reductions); shape and target checks are in
+``loss_targets``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..autograd import Op
+from .loss_targets import (
+    check_class_input,
+    check_class_targets,
+    from_rows,
+    mean_scale,
+    reduce,
+    to_rows,
+)
 
 
-class CrossEntropy(Op):
-    """Fused log-softmax + negative log-likelihood of integer class targets; logits (N, C) or
-    (C,). loss_i = logsumexp(z_i) - z_i[t_i], computed from z - max(z) so any finite logits give
-    finite results. Backward: (softmax(z) - onehot(t)) * g, over N for the mean."""
+class _ClassLoss(Op):
+    """A loss over classes on axis 1 of (N, C, d1, ...) (axis 0 of (C,)); ``weight`` (C,) or
+    None is a constant (PyTorch refuses its gradient)."""
+
+    reduction: str = "mean"
+    ignore_index: int = -100
+
+    def prepare(self, x: Any, target: Any, weight: Any, probabilities: bool = False) -> Any:
+        """Check the inputs; return ``x`` as rows (M, C). Sets ``self.ignored``."""
+        check_class_input(self.name, self.backend.xp, x, target, weight, probabilities)
+        self.soft = probabilities
+        self.ignored = not probabilities and check_class_targets(
+            self.name, self.backend.xp, target, x.shape[0 if x.ndim == 1 else 1],
+            self.ignore_index)
+        return to_rows(self.backend.xp, x)
+
+    def picked(self, log_probs: Any, target: Any, weight: Any) -> tuple[Any, ...]:
+        """Per row: log p[t], its weight w[t] (0 where ignored; None: all 1), the kept rows
+        (None: all) and the mean's divisor (None: the row count)."""
+        xp = self.backend.xp
+        t = xp.reshape(target, (-1,))
+        keep = t != self.ignore_index if self.ignored else None
+        if keep is not None:
+            t = xp.where(keep, t, 0)
+        picked = xp.take_along_axis(log_probs, xp.reshape(t, (-1, 1)), axis=1)[:, 0]
+        row_w = None if weight is None else xp.take(weight, t)
+        if keep is not None:
+            row_w = (xp.astype(keep, log_probs.dtype) if row_w is None
+                     else xp.where(keep, row_w, 0.0))
+        count = None if row_w is None else xp.sum(row_w)
+        return t, picked, row_w, keep, count
+
+    def onehot(self, t: Any, classes: int) -> Any:
+        """Booleans (M, C): True at each row's class ``t``."""
+        xp = self.backend.xp
+        return xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(classes, dtype=t.dtype), (1, -1))
+
+    def finish(self, losses: Any, keep: Any, count: Any, out_shape: tuple[int, ...]) -> Any:
+        """Zero the ignored rows, then reduce (the mean over ``count``) or reshape."""
+        xp = self.backend.xp
+        if keep is not None:
+            losses = xp.where(keep, losses, 0.0)
+        if self.reduction == "none":
+            return xp.reshape(losses, out_shape)
+        return reduce(xp, losses, self.reduction, count)
+
+    def row_scale(self, g: Any, rows: int, count: Any) -> Any:
+        """The output gradient per row, (M, 1) or a scalar."""
+        xp = self.backend.xp
+        if self.reduction == "none":
+            return xp.reshape(g, (-1, 1))
+        return mean_scale(xp, g, self.reduction, rows, count)
+
+
+class CrossEntropy(_ClassLoss):
+    """Fused log-softmax and negative log-likelihood. Logits (N, C, d1, ...) or (C,); target
+    integer class indices (N, d1, ...) or (), or class probabilities of the logits' shape.
+    With weight w, smoothing e and log-probabilities l: loss = -(1 - e) w[t] l[t] -
+    (e / C) sum_c w[c] l[c] per kept position, the mean over sum w[t] of the kept ones (class
+    indices) or over N * d1 * ... (probabilities, each smoothed to (1 - e) p + e / C, loss
+    -sum_c w[c] p[c] l[c]). Computed from z - max(z): any finite logits give finite results.
+    Backward: softmax(z) * sum(coefficients) - coefficients, for each position."""
 
     name = "cross_entropy"
+    label_smoothing: float = 0.0
+
+    def forward(self, logits: Any, target: Any, weight: Any = None) -> Any:
+        xp = self.backend.xp
+        probabilities = target.shape == logits.shape and xp.isdtype(target.dtype,
+                                                                    "real floating")
+        z = self.prepare(logits, target, weight, probabilities)
+        shifted = z - xp.max(z, axis=1, keepdims=True)
+        log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
+        out_shape = tuple(target.shape)[:0 if logits.ndim == 1 else None]
+        if probabilities:
+            return self.soft_forward(shifted - log_norm, target, weight, logits.shape)
+        if not (self.ignored or weight is not None or self.label_smoothing):
+            # the common case, as fast as it can be: no mask, no weights, no smoothing
+            picked = xp.take_along_axis(shifted, xp.reshape(target, (-1, 1)), axis=1)
+            losses = xp.reshape(log_norm - picked, (-1,))
+            self.saved = (shifted - log_norm, target, None, None, None, None, logits.shape)
+            return self.finish(losses, None, None, out_shape)
+        log_probs = shifted - log_norm
+        t, picked, row_w, keep, count = self.picked(log_probs, target, weight)
+        losses = -picked if row_w is None else -(picked * row_w)
+        e = self.label_smoothing
+        if e:
+            spread = log_probs if weight is None else log_probs * weight
+            losses = (1 - e) * losses - (e / z.shape[1]) * xp.sum(spread, axis=1)
+        self.saved = (log_probs, t, weight, row_w, keep, count, logits.shape)
+        return self.finish(losses, keep, count, out_shape)
+
+    def soft_forward(self, log_probs: Any, target: Any, weight: Any,
+                     shape: tuple[int, ...]) -> Any:
+        """The loss against class probabilities ``target`` (the logits' ``shape``)."""
+        xp = self.backend.xp
+        p = to_rows(xp, target)
+        e = self.label_smoothing
+        if e:
+            p = p * (1 - e) + e / log_probs.shape[1]
+        wp = p if weight is None else p * weight
+        losses = -xp.sum(log_probs * wp, axis=1)
+        self.saved = (log_probs, wp, weight, None, None, None, shape)
+        return self.finish(losses, None, None, shape[:1] + shape[2:] if len(shape) > 1 else ())
+
+    def backward(self, g: Any) -> tuple[Any, Any, None]:
+        xp = self.backend.xp
+        log_probs, t, weight, row_w, keep, count, shape = self.saved
+        rows, classes = log_probs.shape
+        scale = self.row_scale(g, rows, count)
+        probs = xp.exp(log_probs)
+        grad_target = None
+        if self.soft:  # class probabilities: t holds them, weighted
+            grad = (probs * xp.sum(t, axis=1, keepdims=True) - t) * scale
+            if self.needs_input_grad[1]:
+                spread = -log_probs if weight is None else -(log_probs * weight)
+                grad_target = from_rows(xp, spread * ((1 - self.label_smoothing) * scale),
+                                        shape)
+        elif row_w is None and weight is None and not self.label_smoothing:
+            grad = (probs - xp.astype(self.onehot(t, classes), probs.dtype)) * scale
+        else:
+            grad = self.weighted_grad(probs, t, weight, row_w, keep) * scale
+        grad_logits = from_rows(xp, grad, shape) if self.needs_input_grad[0] else None
+        return grad_logits, grad_target, None
+
+    def weighted_grad(self, probs: Any, t: Any, weight: Any, row_w: Any, keep: Any) -> Any:
+        """d(loss of each row)/d(logits), rows of (M, C), with weights, smoothing, ignores."""
+        xp = self.backend.xp
+        classes = probs.shape[1]
+        e = self.label_smoothing
+        onehot = xp.astype(self.onehot(t, classes), probs.dtype)
+        picked_w = onehot if row_w is None else onehot * xp.reshape(row_w, (-1, 1))
+        coefficients = (1 - e) * picked_w
+        if e:
+            spread = (e / classes) * (xp.ones_like(probs[:1, :]) if weight is None else weight)
+            if keep is not None:
+                spread = spread * xp.astype(xp.reshape(keep, (-1, 1)), probs.dtype)
+            coefficients = coefficients + spread
+        return probs * xp.sum(coefficients, axis=1, keepdims=True) - coefficients
+
+
+class NLLLoss(_ClassLoss):
+    """Negative log-likelihood of class indices: input log-probabilities (N, C, d1, ...) or
+    (C,), target (N, d1, ...) or (); loss = -w[t] * input[t] per kept position, the mean over
+    the kept positions' sum of w[t]. Backward: -w[t] at each target class, 0 elsewhere."""
+
+    name = "nll_loss"
+
+    def forward(self, log_probs: Any, target: Any, weight: Any = None) -> Any:
+        x = self.prepare(log_probs, target, weight)
+        t, picked, row_w, keep, count = self.picked(x, target, weight)
+        self.saved = (t, row_w, count, log_probs.shape, x.shape[1])
+        losses = -picked if row_w is None else -(picked * row_w)
+        return self.finish(losses, keep, count, tuple(target.shape)[
+            :0 if log_probs.ndim == 1 else None])
+
+    def backward(self, g: Any) -> tuple[Any, None, None]:
+        xp = self.backend.xp
+        t, row_w, count, shape, classes = self.saved
+        onehot = xp.astype(self.onehot(t, classes), g.dtype)
+        if row_w is not None:
+            onehot = onehot * xp.reshape(row_w, (-1, 1))
+        grad = -onehot * self.row_scale(g, onehot.shape[0], count)
+        return from_rows(xp, grad, shape), None, None
+
+
+_BCE_EPS = 9.999999960041972e-13  # PyTorch's EPSILON: 1e-12 as a C float
+
+
+def _logs(xp: Any, x: Any) -> tuple[Any, Any]:
+    """log(x) and log1p(-x) (PyTorch's form of log(1 - x)), -inf at x = 0 and at x = 1
+    respectively without log(0)'s warning."""
+    inside_low, inside_high = x > 0, x < 1
+    safe_low, safe_high = xp.where(inside_low, x, 0.5), xp.where(inside_high, x, 0.5)
+    return (xp.where(inside_low, xp.log(safe_low), -math.inf),
+            xp.where(inside_high, xp.log1p(-safe_high), -math.inf))
+
+
+class BinaryCrossEntropy(Op):
+    """-w (y log x + (1 - y) log(1 - x)) elementwise, each log clamped at -100 (PyTorch's), x
+    in [0, 1]; the target y has x's shape, w broadcasts. d/dx = w (x - y) / max(x (1 - x),
+    1e-12); d/dy = w (log(1 - x) - log x)."""
+
+    name = "binary_cross_entropy"
     reduction: str = "mean"
 
-    def forward(self, logits: Any, target: Any) -> Any:
+    def forward(self, x: Any, y: Any, weight: Any = None) -> Any:
         xp = self.backend.xp
-        single = logits.ndim == 1
-        if single:
-            logits, target = logits[None, :], xp.reshape(target, (1,))
-        if logits.ndim != 2 or target.shape != (logits.shape[0],):
-            raise ValueError(f"cross_entropy: expected logits (N, C) and target (N,), got "
-                             f"logits {logits.shape} and target {target.shape}")
-        if not xp.isdtype(target.dtype, "integral"):
-            raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype "
-                            f"{target.dtype}")
-        classes = logits.shape[1]
-        if target.shape[0]:  # each int() waits for the device: two, not five
-            lowest, highest = int(xp.min(target)), int(xp.max(target))
-            if lowest < 0 or highest >= classes:
-                bad = lowest if lowest < 0 else highest
-                raise ValueError(f"cross_entropy: target {bad} is out of range for {classes} "
-                                 "classes")
-        shifted = logits - xp.max(logits, axis=1, keepdims=True)
-        log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-        picked = xp.take_along_axis(shifted, xp.reshape(target, (-1, 1)), axis=1)
-        losses = xp.reshape(log_norm - picked, (-1,))
-        self.saved = (shifted - log_norm, target, single)
-        if self.reduction == "mean":
-            return xp.mean(losses)
-        if self.reduction == "sum":
-            return xp.sum(losses)
-        return losses[0] if single else losses
+        if x.size:  # as PyTorch, a probability outside [0, 1] (or NaN) is an error
+            lowest, highest = float(xp.min(x)), float(xp.max(x))
+            if not (lowest >= 0 and highest <= 1):
+                bad = highest if not highest <= 1 else lowest
+                raise ValueError(f"{self.name}: input must hold probabilities in [0, 1], got "
+                                 f"{bad!r}")
+        log_x, log_1mx = _logs(xp, x)
+        losses = (y - 1) * xp.maximum(log_1mx, -100.0) - y * xp.maximum(log_x, -100.0)
+        if weight is not None:
+            losses = losses * weight
+        self.saved = (x, y, weight, log_x, log_1mx, losses.size)
+        return reduce(xp, losses, self.reduction)
 
-    def backward(self, g: Any) -> tuple[Any, None]:
+    def backward(self, g: Any) -> tuple[Any, Any, None]:
         xp = self.backend.xp
-        log_probs, target, single = self.saved
-        n, classes = log_probs.shape
-        onehot = xp.reshape(target, (-1, 1)) == xp.reshape(
-            xp.arange(classes, dtype=target.dtype), (1, -1))
-        grad = xp.exp(log_probs) - xp.astype(onehot, log_probs.dtype)
-        if self.reduction == "mean":
-            grad = grad * (g / n)
-        elif self.reduction == "sum":
-            grad = grad * g
-        else:
-            grad = grad * xp.reshape(g, (-1, 1))
-        return (grad[0] if single else grad), None
+        x, y, weight, log_x, log_1mx, size = self.saved
+        scale = mean_scale(xp, g, self.reduction, size)
+        if weight is not None:
+            scale = scale * weight
+        need_x, need_y = self.needs_input_grad[:2]
+        gx = scale * (x - y) / xp.maximum((1 - x) * x, _BCE_EPS) if need_x else None
+        gy = scale * (log_1mx - log_x) if need_y else None
+        return gx, gy, None
+
+
+class BinaryCrossEntropyWithLogits(Op):
+    """Binary cross-entropy on logits z, stable for any z: with log_sigmoid(z) = min(z, 0) -
+    log1p(exp(-|z|)), loss = w ((1 - y) z - (1 + (pos_weight - 1) y) log_sigmoid(z)).
+    d/dz = w ((pos_weight y + 1 - y) sigmoid(z) - pos_weight y); d/dy = w (log_sigmoid(-z) -
+    pos_weight log_sigmoid(z)), -w z without pos_weight."""
+
+    name = "binary_cross_entropy_with_logits"
+    reduction: str = "mean"
+
+    def forward(self, z: Any, y: Any, weight: Any = None, pos_weight: Any = None) -> Any:
+        xp = self.backend.xp
+        softplus_neg = xp.log1p(xp.exp(-xp.abs(z)))  # log(1 + exp(-|z|))
+        log_sig = xp.minimum(z, 0.0) - softplus_neg
+        factor = log_sig if pos_weight is None else ((pos_weight - 1) * y + 1) * log_sig
+        losses = (1 - y) * z - factor
+        if weight is not None:
+            losses = losses * weight
+        self.saved = (z, y, weight, pos_weight, log_sig, losses.size)
+        return reduce(xp, losses, self.reduction)
+
+    def backward(self, g: Any) -> tuple[Any, Any, None, None]:
+        xp = self.backend.xp
+        z, y, weight, pos_weight, log_sig, size = self.saved
+        scale = mean_scale(xp, g, self.reduction, size)
+        if weight is not None:
+            scale = scale * weight
+        need_z, need_y = self.needs_input_grad[:2]
+        gz = gy = None
+        if need_z:
+            s = xp.exp(log_sig)  # sigmoid(z), from what forward computed
+            if pos_weight is None:
+                gz = scale * (s - y)
+            else:
+                py = pos_weight * y
+                gz = scale * ((py + 1 - y) * s - py)
+        if need_y:
+            # log_sigmoid(-z) = log_sigmoid(z) - z
+            gy = scale * (-z if pos_weight is None else (log_sig - z) - pos_weight * log_sig)
+        return gz, gy, None, None
