@@ -1,8 +1,9 @@
 """Op families, one module each, every op's forward and backward side by side. Import an op
 from its family's module (``from tinygrad_drop.ops.dropout import Dropout``).
 
-- ``elementwise``: arithmetic, powers, exp/log, casts, moves between backends
-- ``reduce``: sum, mean, max
+- ``elementwise``: arithmetic, powers (number or tensor exponent), exp/log, clone, casts,
+  moves between backends
+- ``reduce``: sum, mean, prod, var, std, logsumexp, amax/amin, max/min (values and indices)
 - ``shape``: reshape, permute (transpose), expand, constant padding
 - ``index``: ``x[index]`` with PyTorch's rules, gather
 - ``join``: cat, stack
