@@ -75,7 +75,7 @@ def test_backward_from_a_regenerated_mask_equals_backward_from_the_stored_mask(g
         if regenerate:
             assert not gpu.is_array(saved)  # (seed, offset): zero bytes per element
         else:
-            assert saved.dtype == np.bool_ and saved.nbytes == x.size
+            assert saved.dtype == np.bool_ and saved.nbytes == x.numel()
         np.testing.assert_array_equal(gpu.to_numpy(y.grad_fn.mask()),
                                       philox.dropout_mask(5, 0, (300, 77), 0.6))
         y.backward(on_gpu(g_host))

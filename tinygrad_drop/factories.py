@@ -159,9 +159,10 @@ def from_dlpack(obj: Any, backend: str | None = None) -> Any:
         data = be.xp.from_dlpack(obj)
     except Exception as exc:  # another device, an unsupported dtype, a refusing exporter
         device = obj.__dlpack_device__() if hasattr(obj, "__dlpack_device__") else "?"
-        raise type(exc)(f"from_dlpack: backend {be.name!r} cannot take a "
-                        f"{type(obj).__name__} on DLPack device {device} ({exc}); a CUDA "
-                        "array needs backend='cupy'") from exc
+        raise type(exc)(f"from_dlpack: backend {be.name!r} cannot share the memory of a "
+                        f"{type(obj).__name__} on DLPack device {device} ({exc}); pass the "
+                        "backend of that device (a CUDA array: 'cupy', a CPU one: 'numpy'), "
+                        f"or copy it with td.tensor(obj, backend={be.name!r})") from exc
     name = _backends.dtype_name(data.dtype)
     if name not in _backends.DTYPE_NAMES:
         raise TypeError(f"from_dlpack: unsupported dtype {name!r} (supported: "

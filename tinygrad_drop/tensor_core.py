@@ -285,16 +285,17 @@ def _save_first_graph(root: Tensor) -> None:
 
 
 def _from_foreign(be: Any, data: Any) -> Any:
-    """An array of ``be`` from another library's array through DLPack (no copy where the
-    device allows), or None when that does not work (then ``asarray`` tries ``__array__``)."""
+    """Another library's array as an array of ``be`` through DLPack where the device allows
+    (no copy here; the caller copies), else the array itself, detached if it needs to be, for
+    ``asarray`` to read through ``__array__``."""
     if not hasattr(data, "__dlpack__") or be.is_array(data) or hasattr(data, "__array_interface__"):
-        return None
+        return data
     if callable(getattr(data, "detach", None)):  # a torch tensor that requires grad refuses
         data = data.detach()
     try:
         return be.xp.from_dlpack(data)
-    except Exception:  # another device, or a library that refuses (e.g. needs .detach())
-        return None
+    except Exception:  # another device (a CPU tensor for CuPy): asarray copies through the host
+        return data
 
 
 def _to_native(be: Any, data: Any, dtype: Any) -> Any:
@@ -302,8 +303,7 @@ def _to_native(be: Any, data: Any, dtype: Any) -> Any:
     if isinstance(data, Tensor):
         data = data.data if data._backend is be else data._backend.to_numpy(data.data)
     else:
-        foreign = _from_foreign(be, data)
-        data = data if foreign is None else foreign
+        data = _from_foreign(be, data)
     from_python = not hasattr(data, "dtype")  # Python scalars and (nested) lists
     try:
         array = be.asarray(data, None if dtype is None else dtypes.name_of(dtype))
