@@ -104,6 +104,19 @@ class Backend:
     def __repr__(self) -> str:
         return f"<tinygrad_drop backend {self.name!r}>"
 
+    # A backend is a per-process singleton that tensors compare by identity (mixing two is an
+    # error), so copies of a model must share it: deepcopy keeps it and pickling stores its
+    # name, looked up again with ``backends.get`` when loaded.
+    def __deepcopy__(self, memo: dict[int, Any]) -> Backend:
+        return self
+
+    def __copy__(self) -> Backend:
+        return self
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        from .registry import get
+        return get, (self.name,)
+
 
 def dtype_name(spec: Any) -> str:
     """Canonical name of a dtype given as a string, a NumPy/CuPy dtype or an Array API dtype."""
