@@ -58,6 +58,29 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["model.npz"]  # no temporary left behind
 
 
+def test_save_syncs_the_file_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """A rename of a file whose data is still in the page cache can leave an empty file after
+    a crash: the data must reach the disk first."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.fstat(fd).st_ino))
+        return real_fsync(fd)
+
+    def replace(source, target):
+        events.append(("replace", os.stat(source).st_ino))
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    td.save({"w": np.arange(3.0)}, tmp_path / "model.npz")
+    written = os.stat(tmp_path / "model.npz").st_ino
+    assert events == [("fsync", written), ("replace", written),
+                      ("fsync", os.stat(tmp_path).st_ino)]
+    assert td.load(tmp_path / "model.npz")["w"].tolist() == [0.0, 1.0, 2.0]
+
+
 def test_a_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     td.save({"w": np.arange(3.0)}, path)
@@ -223,14 +246,12 @@ def test_a_pytorch_checkpoint_is_refused_with_how_to_convert_it(tmp_path, rng):
                                  torch.nn.ReLU(), torch.nn.Linear(4, 2))
     path = tmp_path / "model.pt"
     torch.save(theirs.state_dict(), path)
-    original = path.read_bytes()
     with pytest.raises(ValueError, match=r"load: '.*model.pt' was written by torch.save \(a zip "
                                          r"holding the pickle 'model/data.pkl'\), which td.load "
                                          r"never unpickles; convert it once in PyTorch: "
                                          r"sd = torch.load\(path, weights_only=True\); "
                                          r"td.save\(\{k: v.numpy\(\) for k, v in sd.items\(\)\}"):
         td.load(path)
-    assert path.read_bytes() == original  # a failed load changes nothing
     sd = torch.load(path, weights_only=True)  # the advice, followed
     td.save({k: v.numpy() for k, v in sd.items()}, tmp_path / "model.npz")
     ours = model("numpy")

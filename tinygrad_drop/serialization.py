@@ -9,11 +9,14 @@ directly.
 
 from __future__ import annotations
 
+import lzma
 import math
 import os
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +30,16 @@ CHUNK = 1 << 24
 NPY_MAGIC, ZIP_MAGICS, PICKLE_MAGIC = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06"), b"\x80"
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                   (2, 0): np.lib.format.read_array_header_2_0}
+COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate",
+                zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma"}
+# What reading a damaged archive raises (bz2 reports corrupt data as OSError; zipfile raises
+# RuntimeError and NotImplementedError for a module or method it lacks).
+ZIP_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error,
+              lzma.LZMAError, RuntimeError, NotImplementedError)
+MAX_RATIO = 100.0  # declared array bytes per byte of file, above RATIO_FREE
+RATIO_FREE = 1 << 26  # 64 MiB: smaller archives are read whatever their compression ratio
+MAX_DIMS = 64  # NumPy's limit
+MAX_BYTES = 2**63 - 1  # the largest array NumPy can describe
 TORCH_ADVICE = ("convert it once in PyTorch: sd = torch.load(path, weights_only=True); "
                 "td.save({k: v.numpy() for k, v in sd.items()}, 'model.npz')")
 
@@ -96,16 +109,30 @@ def _member_name(key: Any) -> str:
     return key + SUFFIX
 
 
-def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read an .npz written by ``save`` (or ``numpy.savez``) into name -> NumPy array, keys
-    exactly as saved. Never unpickles; every header is checked against the bytes present
-    before anything is allocated. A missing, truncated or foreign file (a PyTorch checkpoint,
-    a pickle, a single .npy) is an error that names the file and says what is wrong."""
+def load(path: str | os.PathLike, *, max_ratio: float | None = MAX_RATIO) -> dict[str, np.ndarray]:
+    """Read an .npz written by ``save`` (or ``numpy.savez``/``savez_compressed``) into name ->
+    NumPy array, keys exactly as saved. Never unpickles, and never allocates more than the file
+    can justify: every .npy header is checked (dtype, at most 64 dims, sizes that fit) against
+    the size its zip entry declares before anything is set aside, and no member is decompressed
+    past that declared size. Archives whose members together declare more than
+    ``max_ratio`` times the file's size (100 by default: trained weights compress about 1.1
+    times, a zip bomb of zeros 1000 times) are refused once that is over 64 MiB; pass
+    ``max_ratio=None`` to read such a file you trust.
+
+    Errors name the file and say what is wrong: ``FileNotFoundError`` (no such file),
+    ``IsADirectoryError`` (a directory), ``MemoryError`` (too little memory for a member), and
+    ``ValueError`` for everything else (a truncated or corrupt archive, encrypted members,
+    unknown compression, a PyTorch checkpoint, a pickle, a single .npy, malformed headers)."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load: no such file {path!r}")
-    with open(path, "rb") as f:
-        head = f.read(6)
+    try:
+        with open(path, "rb") as f:
+            head, size = f.read(6), os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load: no such file {path!r}") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"load: {path!r} is a directory, not an .npz file") from None
+    except OSError as exc:
+        raise type(exc)(f"load: cannot read {path!r}: {exc.strerror or exc}") from exc
     if head.startswith(NPY_MAGIC):
         raise ValueError(f"load: {path!r} holds a single array, not a state dict (.npz): it "
                          "is a .npy file")
@@ -118,13 +145,18 @@ def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
                          f"archive; it starts with {head!r})")
     try:
         with zipfile.ZipFile(path) as archive:
-            return _read_members(archive, path)
-    except (OSError, zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+            infos = archive.infolist()
+            _check_members(infos, path, size, max_ratio)
+            return {info.filename[:-len(SUFFIX)]: _read_member(archive, info, path)
+                    for info in infos}
+    except ZIP_ERRORS as exc:
         raise ValueError(f"load: {path!r} is not a readable .npz state dict: {exc}") from exc
 
 
-def _read_members(archive: zipfile.ZipFile, path: str) -> dict[str, np.ndarray]:
-    infos = archive.infolist()
+def _check_members(infos: list[zipfile.ZipInfo], path: str, size: int,
+                   max_ratio: float | None) -> None:
+    """Refuse, before reading any data, an archive that is not an .npz of arrays or whose
+    entries claim more than the file can hold."""
     names = [info.filename for info in infos]
     pickles = [n for n in names if n == "data.pkl" or n.endswith("/data.pkl")]
     if pickles:
@@ -134,43 +166,81 @@ def _read_members(archive: zipfile.ZipFile, path: str) -> dict[str, np.ndarray]:
     if foreign:
         raise ValueError(f"load: {path!r} is not a .npz state dict: member {foreign[0]!r} is "
                          "not a .npy array")
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise ValueError(f"load: {path!r} holds the member {twice!r} twice")
-    state = {}
+    twice = [n for n, count in Counter(names).items() if count > 1]
+    if twice:
+        raise ValueError(f"load: {path!r} holds the member {twice[0]!r} twice")
     for info in infos:
-        key = info.filename[:-len(SUFFIX)]
-        with archive.open(info) as member:
-            state[key] = _read_array(member, info.file_size, key, path)
-    return state
+        if info.flag_bits & 0x1:
+            raise ValueError(f"load: {path!r} has an encrypted member {info.filename!r}; "
+                             "td.load reads only unencrypted archives")
+        if info.compress_type not in COMPRESSIONS:
+            raise ValueError(f"load: {path!r} has a member {info.filename!r} compressed with "
+                             f"method {info.compress_type}, which td.load cannot read (it "
+                             f"reads {', '.join(COMPRESSIONS.values())})")
+    packed = sum(info.compress_size for info in infos)
+    if packed > size:
+        raise ValueError(f"load: {path!r} is not a readable .npz state dict: its members claim "
+                         f"{packed} bytes of data but the file holds {size} (overlapping or "
+                         "forged entries)")
+    declared = sum(info.file_size for info in infos)
+    if max_ratio is not None and declared > RATIO_FREE and declared > max_ratio * size:
+        raise ValueError(f"load: {path!r} declares {declared} bytes of arrays in a file of "
+                         f"{size} bytes ({declared / max(size, 1):.0f} times larger; the limit "
+                         f"is max_ratio={max_ratio:g} above {RATIO_FREE >> 20} MiB), as a zip "
+                         "bomb would; if you trust the file, pass max_ratio=None")
 
 
-def _read_array(member: BinaryIO, size: int, key: str, path: str) -> np.ndarray:
-    """One .npy member, header first: its shape and dtype must account for exactly the bytes
-    the member holds before any memory is set aside for the data."""
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> np.ndarray:
+    """One .npy member, header first: its dtype and shape must be sound and account for
+    exactly the bytes the zip entry declares before any memory is set aside for the data;
+    reading stops at that size (zipfile never decompresses past it, and checks the CRC)."""
+    key = info.filename[:-len(SUFFIX)]
     where = f"load: {path!r} has an unreadable entry {key!r}"
-    try:
-        version = np.lib.format.read_magic(member)
-        if version not in HEADER_READERS:
-            raise ValueError(f".npy format version {version} is not supported")
-        shape, fortran_order, dtype = HEADER_READERS[version](member)
-    except ValueError as exc:
-        raise ValueError(f"{where}: {exc}") from exc
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            if version not in HEADER_READERS:
+                raise ValueError(f".npy format version {version} is not supported")
+            shape, fortran_order, dtype = HEADER_READERS[version](member)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        nbytes = _checked_size(shape, dtype, where)
+        present = info.file_size - member.tell()
+        if nbytes != present:
+            raise ValueError(f"{where}: its header declares shape {shape} of {dtype} "
+                             f"({nbytes} bytes) but the member holds {present} bytes of data")
+        data = bytearray()
+        try:
+            while len(data) < nbytes:  # grows with what is actually read
+                chunk = member.read(min(CHUNK, nbytes - len(data)))
+                if not chunk:
+                    raise ValueError(f"{where}: the data ends after {len(data)} of {nbytes} "
+                                     "bytes")
+                data += chunk
+        except MemoryError:
+            raise MemoryError(f"load: {path!r}: not enough memory for entry {key!r} "
+                              f"({nbytes} bytes of {dtype})") from None
+        if member.read(1):  # also reaches the end, where zipfile checks the CRC
+            raise ValueError(f"{where}: the member holds more bytes than its header declares")
+    array = np.frombuffer(data, dtype=dtype)
+    return array.reshape(shape, order="F" if fortran_order else "C")
+
+
+def _checked_size(shape: Any, dtype: np.dtype, where: str) -> int:
+    """The data size a header's ``shape`` and ``dtype`` declare, or the error saying why no
+    array can have them."""
     if dtype.hasobject:
         raise ValueError(f"{where}: it holds Python objects (dtype {dtype}), which only "
                          "unpickling could read; td.load never unpickles (allow_pickle=False)")
-    nbytes = math.prod(shape) * dtype.itemsize
-    present = size - member.tell()
-    if nbytes != present:
-        raise ValueError(f"{where}: its header declares shape {shape} of {dtype} "
-                         f"({nbytes} bytes) but the member holds {present} bytes of data")
-    data = bytearray()
-    while len(data) < nbytes:  # grows with what is actually read, never to a claimed size
-        chunk = member.read(min(CHUNK, nbytes - len(data)))
-        if not chunk:
-            raise ValueError(f"{where}: the data ends after {len(data)} of {nbytes} bytes")
-        data += chunk
-    if member.read(1):  # also reaches the end, where zipfile checks the CRC
-        raise ValueError(f"{where}: the member holds more bytes than its header declares")
-    array = np.frombuffer(data, dtype=dtype)
-    return array.reshape(shape, order="F" if fortran_order else "C")
+    if dtype.itemsize == 0:
+        raise ValueError(f"{where}: its dtype {dtype.str!r} has elements of zero bytes")
+    if len(shape) > MAX_DIMS:
+        raise ValueError(f"{where}: its header declares {len(shape)} dimensions; arrays have "
+                         f"at most {MAX_DIMS}")
+    if any(type(n) is not int or n < 0 for n in shape):  # bool is an int to numpy's reader
+        raise ValueError(f"{where}: its header declares shape {shape}; dimensions must be "
+                         "non-negative integers")
+    if math.prod(n for n in shape if n) * dtype.itemsize > MAX_BYTES:
+        raise ValueError(f"{where}: its header declares shape {shape} of {dtype}, larger than "
+                         "any array can be")
+    return math.prod(shape) * dtype.itemsize
