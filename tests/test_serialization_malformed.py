@@ -55,8 +55,8 @@ def header(descr="<f8", shape=(3,)):
      r"header declares shape \(0, 9223372036854775808\) of float64, larger than any array"),
     (header(shape=(0, 2**70)), b"", "header declares .* larger than any array can be"),
     (header(shape=(2**40, 0, 2**40)), b"", "header declares .* larger than any array can be"),
-    (header(shape=(True,)), b"\0" * 8, r"shape \(True,\); dimensions must be non-negative"),
-    (header(shape=(-1,)), b"", r"declares shape \(-1,\); dimensions must be non-negative"),
+    (header(shape=(True,)), b"\0" * 8, r"header declares shape \(True,\); dimensions must"),
+    (header(shape=(-1,)), b"", r"header declares shape \(-1,\); dimensions must be non-"),
 ])
 def test_headers_no_array_can_have_are_load_errors(tmp_path, head, data, message):
     """Bug: NumPy's own errors ('itemsize cannot be zero', 'Maximum allowed dimension
