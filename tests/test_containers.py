@@ -119,6 +119,66 @@ def test_sequential_names_slices_and_ordered_dict_as_pytorch():
     assert names(plain[1:]) == names(torch_plain[1:]) == ["2.weight", "2.bias"]
 
 
+@pytest.mark.parametrize("labels", [("a", "b", "c"), ("1", "0", "x"), ("2", "1", "0")])
+def test_del_and_pop_remove_by_position_and_renumber_as_pytorch(labels):
+    """Bug: deletion went by name: with names ('a', 'b', 'c') del s[0] raised ValueError, with
+    ('1', '0', ...) it removed the wrong module."""
+    def build(n):
+        return n.Sequential(OrderedDict(zip(labels, [layer(n, 3), layer(n, 4), layer(n, 5)],
+                                            strict=True)))
+
+    for edit in (lambda c: c.__delitem__(0), lambda c: c.pop(0), lambda c: c.pop(-1),
+                 lambda c: c.__delitem__(-2), lambda c: c.__delitem__(slice(1, None))):
+        ours, theirs = build(nn), build(torch.nn)
+        removed = edit(ours), edit(theirs)
+        assert sizes(ours) == sizes(theirs) and names(ours) == names(theirs)
+        if removed[0] is not None:
+            assert removed[0].out_features == removed[1].out_features
+
+
+def test_sequential_insert_add_and_iadd_as_pytorch():
+    def build(n):
+        return n.Sequential(layer(n, 3), layer(n, 4))
+
+    for index in (3, -3):  # insert(len) appends, insert(-len) prepends; past them, an error
+        with pytest.raises(IndexError, match="Index out of range"):
+            build(torch.nn).insert(index, layer(torch.nn, 5))
+        with pytest.raises(IndexError, match=f"Sequential.insert: index {index} is out of "
+                                             "range for 2 modules"):
+            build(nn).insert(index, layer(nn, 5))
+    for index in (-2, -1, 0, 2):
+        ours, theirs = build(nn), build(torch.nn)
+        edit_both(ours, theirs, lambda c, n, i=index: c.insert(i, layer(n, 6)))
+    ours, theirs = build(nn), build(torch.nn)
+    assert sizes(ours + ours) == sizes(theirs + theirs) == [3, 4, 3, 4]
+    assert names(ours + build(nn)) == names(theirs + build(torch.nn))
+    assert (ours + ours)[2] is ours[0]
+    edit_both(ours, theirs, lambda c, n: c.__iadd__(n.Sequential(n.ReLU(), layer(n, 7))))
+    with pytest.raises(ValueError, match="add operator supports only objects of Sequential "
+                                         "class, but ModuleList is given"):
+        ours + nn.ModuleList([nn.ReLU()])
+    with pytest.raises(ValueError, match="but list is given"):
+        ours += [nn.ReLU()]
+
+
+def test_slices_and_sums_leave_the_originals_names_alone():
+    """Bug: slicing re-registered the modules, renaming the original tensors (layers.2.weight
+    became 1.weight), which graph drawings and errors show."""
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+            self.head = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+
+    model = Model()
+    before = [t.name for t in model.parameters()]
+    assert before[4] == "layers.2.weight" and before[-2] == "head.2.weight"
+    for derived in (model.layers[1:], model.layers + model.layers, model.head[1:],
+                    model.head + model.head):
+        assert len(derived) >= 2
+    assert [t.name for t in model.parameters()] == before
+
+
 class Net:
     """One architecture in both libraries: ModuleLists of layers and activations."""
 

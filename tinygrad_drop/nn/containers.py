@@ -33,6 +33,15 @@ class _Indexed(Module):
         for i, module in enumerate(modules):
             self._add_module(str(i), module)
 
+    @classmethod
+    def _holding(cls, items: Iterable[tuple[str, Module]]) -> Any:
+        """A new container of ``cls`` holding ``(name, module)`` pairs as they are: a slice or
+        a sum shares its modules with the originals, whose tensors keep their names."""
+        made = cls.__new__(cls)
+        Module.__init__(made)
+        made._modules.update(items)
+        return made
+
     def __len__(self) -> int:
         return len(self._modules)
 
@@ -43,11 +52,13 @@ class _Indexed(Module):
         self._add_module(self._index(index), _module(module, type(self).__name__))
 
     def __delitem__(self, index: int | slice) -> None:
+        """Delete by position (a slice deletes several) and renumber the rest 0, 1, ... as
+        PyTorch does, whatever the names were (an OrderedDict's included)."""
         modules = list(self._modules.values())
-        if isinstance(index, slice):
-            del modules[index]
-        else:
-            del modules[int(self._index(index))]
+        if not isinstance(index, slice):
+            self._index(index)  # the range check
+            index = operator.index(index)
+        del modules[index]
         self._renumber(modules)
 
     def append(self, module: Module) -> _Indexed:
@@ -107,8 +118,33 @@ class Sequential(_Indexed):
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return Sequential(dict(list(self._modules.items())[index]))
+            return Sequential._holding(list(self._modules.items())[index])
         return self._modules[self._index(index)]
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Insert ``module`` before position ``index``, -len(self) <= index <= len(self) (a
+        negative index counts back; anything else is an IndexError, as PyTorch's); returns
+        self."""
+        i = operator.index(index)
+        if not -len(self) <= i <= len(self):
+            raise IndexError(f"Sequential.insert: index {i} is out of range for "
+                             f"{len(self)} modules")
+        super().insert(i, module)
+        return self
+
+    def __add__(self, other: Sequential) -> Sequential:
+        """A new Sequential of this one's modules then ``other``'s (shared, numbered 0, 1,
+        ...)."""
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other).__name__} is given.")
+        return Sequential._holding((str(i), m) for i, m in enumerate([*self, *other]))
+
+    def __iadd__(self, other: Sequential) -> Sequential:
+        if not isinstance(other, Sequential):
+            raise ValueError("add operator supports only objects of Sequential class, but "
+                             f"{type(other).__name__} is given.")
+        return self.extend(list(other))
 
 
 class ModuleList(_Indexed):
@@ -124,11 +160,13 @@ class ModuleList(_Indexed):
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
-            return ModuleList(list(self._modules.values())[index])
+            modules = list(self._modules.values())[index]
+            return ModuleList._holding((str(i), m) for i, m in enumerate(modules))
         return self._modules[self._index(index)]
 
     def __add__(self, other: Iterable[Module]) -> ModuleList:
-        return ModuleList([*self, *other])
+        modules = [_module(m, "ModuleList +") for m in [*self, *other]]
+        return ModuleList._holding((str(i), m) for i, m in enumerate(modules))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """A ModuleList is not callable; iterate over it in the parent's forward."""
