@@ -71,7 +71,9 @@ CASES = {
                                                           ([[0.25, -0.25], [0, 0]],))),
     "cross_entropy_ignore_a_class": Case(*functional("cross_entropy", TARGETS, ignore_index=1,
                                                      reduction="sum"), ((5, 4),)),
-    # smoothing 0.5 over 2 classes turns target 1 into (0.25, 0.75) = softmax: gradient 0
+    # an ignore_index that is a class is masked whether or not it occurs (no device read)
+    "cross_entropy_ignore_an_absent_class": Case(*functional(
+        "cross_entropy", [0, 3, 1, 1, 3], ignore_index=2), ((5, 4),)),
     "cross_entropy_label_smoothing": Case(*functional("cross_entropy", TARGETS,
                                                       label_smoothing=0.2), ((5, 4),)),
     # smoothing 0.5 over 2 classes turns target 1 into (0.25, 0.75) = softmax: gradient 0
@@ -101,6 +103,8 @@ CASES = {
                                                             [-5.0, -6.0]],), 8 / 3,
                                                           ([[0.0, -1 / 3], [-2 / 3, 0.0],
                                                             [0.0, 0.0]],))),
+    "nll_loss_ignore_a_class": Case(*functional("nll_loss", TARGETS, ignore_index=1),
+                                    ((5, 4),)),
     "nll_loss_nd_none": Case(*functional("nll_loss", ND_TARGETS, reduction="none"),
                              ((2, 4, 3, 2),)),
     "nll_loss_sum_of_log_softmax": Case(

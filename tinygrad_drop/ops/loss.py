@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import tensor_math  # native_category, looked up per call: tensor_math imports ops
 from ..autograd import Op
 from .loss_targets import (
     check_class_input,
@@ -55,7 +56,7 @@ class _ClassLoss(Op):
     def onehot(self, t: Any, classes: int) -> Any:
         """Booleans (M, C): True at each row's class ``t``."""
         xp = self.backend.xp
-        return xp.reshape(t, (-1, 1)) == xp.reshape(xp.arange(classes, dtype=t.dtype), (1, -1))
+        return xp.reshape(t, (-1, 1)) == xp.arange(classes, dtype=t.dtype)
 
     def finish(self, losses: Any, keep: Any, count: Any, out_shape: tuple[int, ...]) -> Any:
         """Zero the ignored rows, then reduce (the mean over ``count``) or reshape."""
@@ -88,15 +89,17 @@ class CrossEntropy(_ClassLoss):
 
     def forward(self, logits: Any, target: Any, weight: Any = None) -> Any:
         xp = self.backend.xp
-        probabilities = target.shape == logits.shape and xp.isdtype(target.dtype,
-                                                                    "real floating")
+        probabilities = (target.shape == logits.shape
+                         and tensor_math.native_category(target.dtype) == 2)
         z = self.prepare(logits, target, weight, probabilities)
         shifted = z - xp.max(z, axis=1, keepdims=True)
         log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         out_shape = tuple(target.shape)[:0 if logits.ndim == 1 else None]
+        self.plain = not (probabilities or self.ignored or weight is not None
+                          or self.label_smoothing)
         if probabilities:
             return self.soft_forward(shifted - log_norm, target, weight, logits.shape)
-        if not (self.ignored or weight is not None or self.label_smoothing):
+        if self.plain:
             # the common case, as fast as it can be: no mask, no weights, no smoothing
             picked = xp.take_along_axis(shifted, xp.reshape(target, (-1, 1)), axis=1)
             losses = xp.reshape(log_norm - picked, (-1,))
@@ -131,6 +134,9 @@ class CrossEntropy(_ClassLoss):
         rows, classes = log_probs.shape
         scale = self.row_scale(g, rows, count)
         probs = xp.exp(log_probs)
+        if self.plain:  # the common case: softmax minus the one-hot target
+            grad = (probs - xp.astype(self.onehot(t, classes), probs.dtype)) * scale
+            return from_rows(xp, grad, shape), None, None
         grad_target = None
         if self.soft:  # class probabilities: t holds them, weighted
             grad = (probs * xp.sum(t, axis=1, keepdims=True) - t) * scale
@@ -138,8 +144,6 @@ class CrossEntropy(_ClassLoss):
                 spread = -log_probs if weight is None else -(log_probs * weight)
                 grad_target = from_rows(xp, spread * ((1 - self.label_smoothing) * scale),
                                         shape)
-        elif row_w is None and weight is None and not self.label_smoothing:
-            grad = (probs - xp.astype(self.onehot(t, classes), probs.dtype)) * scale
         else:
             grad = self.weighted_grad(probs, t, weight, row_w, keep) * scale
         grad_logits = from_rows(xp, grad, shape) if self.needs_input_grad[0] else None
@@ -186,6 +190,11 @@ class NLLLoss(_ClassLoss):
         return from_rows(xp, grad, shape), None, None
 
 
+class NotProbability(RuntimeError, ValueError):
+    """binary_cross_entropy's input outside [0, 1]: PyTorch's RuntimeError (a ValueError too,
+    as the other bad-argument errors here)."""
+
+
 _BCE_EPS = 9.999999960041972e-13  # PyTorch's EPSILON: 1e-12 as a C float
 
 
@@ -208,11 +217,12 @@ class BinaryCrossEntropy(Op):
 
     def forward(self, x: Any, y: Any, weight: Any = None) -> Any:
         xp = self.backend.xp
-        if x.size:  # as PyTorch, a probability outside [0, 1] (or NaN) is an error
+        # As PyTorch, a probability outside [0, 1] (or NaN) is an error: one read from the
+        # device, two more to name the value only when there is one.
+        if x.size and bool(xp.any(~((x >= 0) & (x <= 1)))):
             lowest, highest = float(xp.min(x)), float(xp.max(x))
-            if not (lowest >= 0 and highest <= 1):
-                bad = highest if not highest <= 1 else lowest
-                raise ValueError(f"{self.name}: input must hold probabilities in [0, 1], got "
+            bad = highest if not highest <= 1 else lowest
+            raise NotProbability(f"{self.name}: input must hold probabilities in [0, 1], got "
                                  f"{bad!r}")
         log_x, log_1mx = _logs(xp, x)
         losses = (y - 1) * xp.maximum(log_1mx, -100.0) - y * xp.maximum(log_x, -100.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import tensor_math  # native_category, looked up per call: tensor_math imports ops
 from ..backends import dtype_name
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -29,7 +30,8 @@ def check_class_input(where: str, xp: Any, x: Any, target: Any, weight: Any,
     if x.ndim == 0:
         raise ValueError(f"{where}: expected input (C,), (N, C) or (N, C, d1, ...), got a 0-d "
                          "input")
-    if not xp.isdtype(x.dtype, "real floating"):
+    category = tensor_math.native_category  # cached per dtype: xp.isdtype costs more per call
+    if category(x.dtype) != 2:
         raise TypeError(f"{where}: input must be floating point, got dtype {dtype_name(x.dtype)}")
     classes = x.shape[0 if x.ndim == 1 else 1]
     if weight is not None and tuple(weight.shape) != (classes,):
@@ -41,47 +43,47 @@ def check_class_input(where: str, xp: Any, x: Any, target: Any, weight: Any,
     if not (target.shape == expected or (x.ndim == 1 and target.shape == (1,))):
         raise ValueError(f"{where}: expected target {expected} (class indices) for input "
                          f"{x.shape}, got logits {x.shape} and target {target.shape}")
-    if not xp.isdtype(target.dtype, "integral"):
+    if category(target.dtype) != 1:
         raise TypeError(f"{where}: target must hold integer class indices (or class "
                         "probabilities of the input's shape), got dtype "
                         f"{dtype_name(target.dtype)}")
 
 
 def read(value: Any) -> int:
-    """A 0-d device array as a host int: each call waits for the device."""
+    """A 0-d device array (integer or bool) as a host int: each call waits for the device."""
     return int(value)
 
 
 def check_class_targets(where: str, xp: Any, target: Any, classes: int,
                         ignore_index: int) -> bool:
-    """Refuse a target outside [0, classes) other than ``ignore_index``, naming it; True if
-    some target is ``ignore_index``. Reads from the device (``read``): min and max when every
-    target is a class, one more when ``ignore_index`` is a class, three more when some target
-    lies outside."""
+    """Refuse a target outside [0, classes) other than ``ignore_index``, naming it; True when
+    the targets equal to ``ignore_index`` must be masked out (perhaps none is). Reads from the
+    device (``read``): min and max, one more when some target lies outside [0, classes) (an
+    ignored one, or an error), two more to name the bad target."""
     if not target.size:
         return False
     lowest, highest = read(xp.min(target)), read(xp.max(target))
+    ignorable = 0 <= ignore_index < classes
     if 0 <= lowest and highest < classes:
-        return 0 <= ignore_index < classes and bool(read(xp.any(target == ignore_index)))
-    keep = target != ignore_index
-    kept = read(xp.count_nonzero(keep))
-    ignored = kept < target.size
-    if ignored:
-        if not kept:
-            return True
+        # an ignore_index that is a class may be among the targets: mask rather than read
+        return ignorable
+    if not ignorable:
+        keep = target != ignore_index
+        if not read(xp.any(keep & ((target < 0) | (target >= classes)))):
+            return True  # only ignored targets lie outside
         # ignored places filled with an extreme that cannot win: the kept min and max
         lowest = read(xp.min(xp.where(keep, target, highest)))
         highest = read(xp.max(xp.where(keep, target, lowest)))
-    if lowest < 0 or highest >= classes:
-        bad = lowest if lowest < 0 else highest
-        raise TargetOutOfRange(f"{where}: target {bad} is out of range for {classes} classes"
-                               + (f" (ignore_index is {ignore_index})"
-                                  if ignore_index != -100 else ""))
-    return ignored
+    bad = lowest if lowest < 0 else highest
+    raise TargetOutOfRange(f"{where}: target {bad} is out of range for {classes} classes"
+                           + (f" (ignore_index is {ignore_index})"
+                              if ignore_index != -100 else ""))
 
 
 def to_rows(xp: Any, x: Any) -> Any:
     """(C,) as (1, C); (N, C, d1, ...) as (N * d1 * ..., C), classes last."""
+    if x.ndim == 2:
+        return x
     if x.ndim == 1:
         return xp.reshape(x, (1, -1))
     if x.ndim > 2:
@@ -91,7 +93,9 @@ def to_rows(xp: Any, x: Any) -> Any:
 
 def from_rows(xp: Any, rows: Any, shape: tuple[int, ...]) -> Any:
     """Undo ``to_rows``: rows (M, C) back to ``shape``."""
-    if len(shape) <= 2:
+    if len(shape) == 2:
+        return rows
+    if len(shape) < 2:
         return xp.reshape(rows, shape)
     moved = xp.reshape(rows, (shape[0], *shape[2:], shape[1]))
     return xp.permute_dims(moved, (0, len(shape) - 1, *range(1, len(shape) - 1)))
