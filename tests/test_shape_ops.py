@@ -155,6 +155,9 @@ def test_random_mixed_indexes_follow_pytorch(seed, backend):
 @pytest.mark.parametrize("index, error, message", [
     ((5,), IndexError, r"index 5 is out of bounds for dimension 0 with size 3"),
     ((slice(None), [1, -5]), IndexError, r"index -5 is out of bounds for dimension 1 with size 4"),
+    # several integer arrays are checked together (one device read): the bad one is named
+    (([0, 2], [1, 4]), IndexError, r"index 4 is out of bounds for dimension 1 with size 4"),
+    (([3, 2], [1, -4]), IndexError, r"index 3 is out of bounds for dimension 0 with size 3"),
     ((0, 0, 0), IndexError, r"too many indices for tensor of dimension 2"),
     ((1.0,), IndexError, r"only integers, slices"),
     # PyTorch truncates a NumPy float array to integers; we refuse it as it refuses a float

@@ -159,6 +159,7 @@ def _parse(x: TensorBase, index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]
         parts += fill
     basic: list[Any] = []
     arrays: list[tuple[int, tuple[int, ...], Any]] = []
+    checks: list[tuple[Any, int, int, str]] = []  # integer arrays: bounds checked together
     dim = pos = 0  # the next dim of x, and of the basic result
     for part in parts:
         if part is None:
@@ -189,9 +190,14 @@ def _parse(x: TensorBase, index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]
             arrays.append((pos, sizes, linear))
             dim, pos = dim + part.ndim, pos + part.ndim
         else:
-            arrays.append((pos, (shape[dim],), _checked(xp, part, dim, shape[dim])))
+            part = xp.astype(part, xp.int64) if part.dtype != xp.int64 else part
+            size = shape[dim]
+            checks.append((part, -size, size, f"index: dimension {dim}"))
+            # negative entries count from the end
+            arrays.append((pos, (size,), xp.where(part < 0, part + size, part)))
             basic.append(_WHOLE)
             dim, pos = dim + 1, pos + 1
+    _check_bounds(xp, checks)
     return tuple(basic), tuple(arrays)
 
 
@@ -206,20 +212,21 @@ def _resolve_slice(part: slice, size: int) -> slice:
     return slice(start, max(stop, start), step)
 
 
-def _checked(xp: Any, index: Any, dim: int, size: int) -> Any:
-    """An integer index array for a dim of ``size`` as int64 in [0, size) (negative entries
-    count from the end); an entry out of range is PyTorch's IndexError."""
-    index = xp.astype(index, xp.int64) if index.dtype != xp.int64 else index
-    _check_bounds(xp, index, -size, size, f"index: dimension {dim}")
-    return xp.where(index < 0, index + size, index)
-
-
-def _check_bounds(xp: Any, index: Any, low: int, size: int, where: str) -> None:
-    """PyTorch's IndexError when an entry of ``index`` is outside [low, size)."""
-    if index.size and bool(xp.any((index < low) | (index >= size))):
-        bad = int(xp.max(index)) if bool(xp.any(index >= size)) else int(xp.min(index))
-        what, dim = where.split(": ")
-        raise IndexError(f"{what}: index {bad} is out of bounds for {dim} with size {size}")
+def _check_bounds(xp: Any, checks: list[tuple[Any, int, int, str]]) -> None:
+    """PyTorch's IndexError when an entry of some ``index`` is outside its [low, size), for
+    each ``(index, low, size, "op: dimension d")``; one read from the device for them all."""
+    outside = None
+    for index, low, size, _ in checks:
+        if index.size:
+            some = xp.any((index < low) | (index >= size))
+            outside = some if outside is None else outside | some
+    if outside is None or not bool(outside):
+        return
+    for index, low, size, where in checks:  # an error: find and name the value
+        if index.size and bool(xp.any((index < low) | (index >= size))):
+            bad = int(xp.max(index)) if bool(xp.any(index >= size)) else int(xp.min(index))
+            what, dim = where.split(": ")
+            raise IndexError(f"{what}: index {bad} is out of bounds for {dim} with size {size}")
 
 
 class Gather(Op):
@@ -243,7 +250,7 @@ class Gather(Op):
             raise ValueError(f"gather: size does not match: expected index {list(index.shape)} "
                              f"to be no larger than self {list(a.shape)} apart from dimension "
                              f"{dim}")
-        _check_bounds(xp, index, 0, a.shape[dim], f"gather: dimension {dim}")
+        _check_bounds(xp, [(index, 0, a.shape[dim], f"gather: dimension {dim}")])
         self.in_shape = a.shape
         self.saved = index
         part = a[tuple(_WHOLE if d == dim else slice(0, i) for d, i in enumerate(index.shape))]
