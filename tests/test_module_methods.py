@@ -43,12 +43,14 @@ def test_to_moves_in_place_and_an_optimizer_made_before_keeps_stepping(make_opt,
     moved = small_model(backend)
     moved.load_state_dict(reference.state_dict())
     ref_opt, opt = make_opt(reference.parameters()), make_opt(moved.parameters())
-    before = [id(t) for t in tensors_of(moved)]
+    params, buffers = list(moved.parameters()), list(moved.buffers())
     train_steps(reference, ref_opt, x, 2)
     train_steps(moved, opt, x, 1)  # the optimizer has state (momentum, Adam's moments) now
     target = other(backend)
     assert moved.to(target) is moved
-    assert [id(t) for t in tensors_of(moved)] == before  # the same Tensor objects
+    assert all(a is b for a, b in zip(moved.parameters(), params, strict=True))  # in place
+    assert not any(a is b for a, b in zip(moved.buffers(), buffers, strict=True))  # new ones
+    assert {t.backend for t in buffers} == {backend}  # as PyTorch: buffers are replaced
     assert {t.backend for t in tensors_of(moved)} == {target}
     assert all(p.grad.backend == target for p in moved.parameters())
     train_steps(moved, opt, x, 1)  # its state follows the parameters to the new backend
@@ -69,17 +71,21 @@ def test_double_float_and_to_dtype_cast_floating_tensors_only_as_pytorch(backend
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     ours = nn.Sequential(nn.Linear(3, 4, backend=backend), nn.BatchNorm1d(4, backend=backend))
     ours(Tensor.randn(5, 3, backend=backend)).sum().backward()
-    ids = [id(t) for t in tensors_of(ours)]
-    for cast in ("double", "float", "double"):
+    params = list(ours.parameters())
+    for cast in ("double", "float", "double", "double"):
+        ours_before, theirs_before = dict(ours.named_buffers()), dict(theirs.named_buffers())
         assert getattr(ours, cast)() is ours
         getattr(theirs, cast)()
         assert {k: str(v.dtype) for k, v in ours.state_dict().items()} == {
             k: str(v.dtype).replace("torch.", "") for k, v in theirs.state_dict().items()}
+        # buffers that change are new tensors, the others (integers, or already cast) kept
+        assert {k: v is ours_before[k] for k, v in ours.named_buffers()} == {
+            k: v is theirs_before[k] for k, v in theirs.named_buffers()}
     assert ours[1].num_batches_tracked.dtype == td.int64  # integer buffers untouched
     assert ours[0].weight.grad.dtype == td.float64 and ours[0].weight.requires_grad
     assert ours.to(td.float32) is ours and ours[0].bias.dtype == td.float32
     assert ours.to(dtype="float64") is ours and ours[1].running_var.dtype == td.float64
-    assert [id(t) for t in tensors_of(ours)] == ids
+    assert all(a is b for a, b in zip(ours.parameters(), params, strict=True))
     with pytest.raises(TypeError, match="Module.to only accepts floating-point dtypes, got "
                                         "dtype int64"):
         ours.to(td.int64)

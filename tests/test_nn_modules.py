@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import host, tensor
 
+import tinygrad_drop as td
 from tinygrad_drop import Tensor, nn
 
 torch = pytest.importorskip("torch")
@@ -177,9 +178,14 @@ def test_loss_weights_are_buffers_with_pytorchs_names_and_move_with_the_module(b
         assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
     loss = nn.CrossEntropyLoss(weight=w)
     other = "numpy" if backend != "numpy" else "strict"
-    assert loss.to(other).weight is w and w.backend == other
+    assert loss.to(other).weight.backend == other
+    assert w.backend == backend and loss.weight is not w  # as PyTorch: the buffer is replaced
     assert loss(Tensor.zeros(2, 3, backend=other, dtype="float64"), [0, 2]).item() == (
         pytest.approx(np.log(3)))
+    w32 = Tensor([1.0, 2.0, 3.0], backend=backend)
+    loss = nn.CrossEntropyLoss(weight=w32)
+    assert loss.double().weight.dtype == td.float64 and w32.dtype == td.float32  # was float64
+    assert loss.float().weight.dtype == td.float32 and w32.dtype == td.float32
 
 
 def test_loss_argument_errors():

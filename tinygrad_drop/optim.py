@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import backends
+from ._grads import zero_grads
 from .autograd import no_grad
 from .tensor_core import Tensor
 
@@ -16,16 +17,6 @@ def nonnegative(optimizer: Optimizer, **options: float) -> None:
     for option, value in options.items():
         if not value >= 0:
             raise ValueError(f"{type(optimizer).__name__}: {option} must be >= 0, got {value!r}")
-
-
-def zero_grads(params: Iterable[Tensor], set_to_none: bool = True) -> None:
-    """Set each parameter's ``.grad`` to None, or (``set_to_none=False``) fill it with zeros
-    in place."""
-    for p in params:
-        if set_to_none or p.grad is None:
-            p.grad = None
-        else:
-            p.grad.data = p.grad._backend.xp.zeros_like(p.grad.data)
 
 
 class Optimizer:

@@ -46,7 +46,13 @@ TORCH_ADVICE = ("convert it once in PyTorch: sd = torch.load(path, weights_only=
 
 def host_array(value: Any) -> np.ndarray:
     """``value`` (a Tensor, any backend's array, a torch tensor, or anything with ``__dlpack__``
-    or ``__array__``) as a host NumPy array, sharing memory where the source allows."""
+    or ``__array__``) as a host NumPy array in native byte order, sharing memory where the
+    source allows (a big-endian array, as ``numpy.savez`` may write, is converted)."""
+    array = _host_array(value)
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _host_array(value: Any) -> np.ndarray:
     if isinstance(value, Tensor):
         return value.numpy()
     if isinstance(value, (np.ndarray, np.generic)):

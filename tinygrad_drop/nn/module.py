@@ -4,22 +4,30 @@ train/eval modes, state dicts, and moving or casting a whole model in place."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from .. import backends, dtypes
-from ..optim import zero_grads
-from ..serialization import host_array
+from .._grads import zero_grads
 from ..tensor_core import Tensor, _is_dtype
+from .state import IncompatibleKeys, StateDictError, stage
+
+__all__ = ["IncompatibleKeys", "Module", "StateDictError"]
 
 
 class Module:
     """Base class of layers and models. Tensors that require grad assigned as attributes are
     parameters, ``register_buffer`` adds state such as running statistics, and modules assigned
-    as attributes are children; names follow PyTorch (``0.weight``, ``1.running_mean``)."""
+    as attributes are children; names follow PyTorch (``0.weight``, ``1.running_mean``).
+
+    Assigning to the name of a parameter, buffer or child keeps it one: a parameter or buffer
+    takes a Tensor or None (we have no Parameter class, so any Tensor assigned over a
+    parameter becomes the parameter, requiring grad or not as it does; PyTorch insists on a
+    Parameter), a child takes a Module or None; anything else is PyTorch's TypeError."""
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "training", True)
 
@@ -27,23 +35,39 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call "
                                  "super().__init__() before assigning attributes")
-        if name in self._buffers and (value is None or isinstance(value, Tensor)):
-            self._buffers[name] = value
-            return
-        for table in (self._parameters, self._buffers, self._modules, self.__dict__):
-            table.pop(name, None)
+        trainable = isinstance(value, Tensor) and value.requires_grad  # PyTorch's Parameter
+        if not (trainable or isinstance(value, Module)):
+            for table, kind, allowed in ((self._parameters, "parameter", Tensor),
+                                         (self._modules, "child module", Module),
+                                         (self._buffers, "buffer", Tensor)):
+                if name in table:
+                    if value is not None and not isinstance(value, allowed):
+                        raise TypeError(f"cannot assign {type(value).__name__!r} object as "
+                                        f"{kind} {name!r} ({allowed.__name__} or None "
+                                        "expected)")
+                    table[name] = value
+                    if value is not None:
+                        value.name = name
+                    return
+        self._forget(name)
         if isinstance(value, Module):
             self._add_module(name, value)
-        elif isinstance(value, Tensor) and value.requires_grad:
+        elif trainable:
             self._parameters[name] = value
             value.name = name
         else:
             object.__setattr__(self, name, value)
 
+    def _forget(self, name: str) -> None:
+        for table in (self._parameters, self._buffers, self._modules, self.__dict__):
+            table.pop(name, None)
+        self._non_persistent.discard(name)
+
     def __delattr__(self, name: str) -> None:
         for table in (self._parameters, self._buffers, self._modules):
             if name in table:
                 del table[name]
+                self._non_persistent.discard(name)
                 return
         object.__delattr__(self, name)
 
@@ -51,7 +75,7 @@ class Module:
         """Register a child and name its tensors by their path from here (``0.weight``), so
         graph drawings show where each parameter lives."""
         self._modules[name] = module
-        for path, t in module._state_tensors().items():
+        for path, t in module._state_tensors(persistent_only=False).items():
             t.name = f"{name}.{path}"
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -76,9 +100,10 @@ class Module:
                 return entries[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def register_buffer(self, name: str, tensor: Tensor | None) -> None:
-        """Non-trainable state saved with the model (running statistics, counters, a loss's
-        class weights); ``None`` registers the name without a value."""
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Non-trainable state that moves with the model (running statistics, counters, a
+        loss's class weights) and is saved in ``state_dict`` unless ``persistent=False``;
+        ``None`` registers the name without a value."""
         if not isinstance(name, str):
             raise TypeError(f"buffer name should be a string, got {type(name).__name__}")
         if not name or "." in name:
@@ -86,9 +111,10 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {type(tensor).__name__!r} object to buffer "
                             f"{name!r} (Tensor or None required)")
-        for table in (self._parameters, self._modules, self.__dict__):
-            table.pop(name, None)
+        self._forget(name)
         self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
         if tensor is not None:
             tensor.name = name
 
@@ -165,20 +191,21 @@ class Module:
                 yield (f"{path}.{name}" if path else name), t
 
     # -- state ----------------------------------------------------------------------------
-    def _state_tensors(self) -> dict[str, Tensor]:
-        """Parameters and buffers by name, each module's parameters then its buffers, a shared
-        module under each of its names (the keys and order of PyTorch's state_dict)."""
+    def _state_tensors(self, persistent_only: bool = True) -> dict[str, Tensor]:
+        """Parameters and (persistent) buffers by name, each module's parameters then its
+        buffers, a shared module under each of its names (PyTorch's state_dict keys)."""
         state: dict[str, Tensor] = {}
         for prefix, module in self.named_modules(remove_duplicate=False):
             for table in (module._parameters, module._buffers):
                 for name, t in table.items():
-                    if t is not None:
+                    if t is not None and not (persistent_only and table is module._buffers
+                                              and name in module._non_persistent):
                         state[f"{prefix}.{name}" if prefix else name] = t
         return state
 
     def state_dict(self) -> dict[str, Any]:
-        """Name -> host NumPy copy of every parameter and buffer (running statistics included),
-        with PyTorch's key names, e.g. ``0.weight``, ``1.running_mean``."""
+        """Name -> host NumPy copy of every parameter and persistent buffer (running statistics
+        included), with PyTorch's key names, e.g. ``0.weight``, ``1.running_mean``."""
         return {name: t.numpy() for name, t in self._state_tensors().items()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any],
@@ -187,28 +214,21 @@ class Module:
         arrays, or anything with ``__array__``/``__dlpack__`` such as torch tensors) into the
         parameters and buffers. Every name, shape and dtype is checked, and every value
         converted, before anything changes; with ``strict`` a missing or unexpected key is an
-        error too. Unlike PyTorch, a dtype that differs is an error, not a silent cast.
-        Returns the missing and unexpected keys."""
-        where = f"load_state_dict for {type(self).__name__}"
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"{where}: expected a mapping of names to arrays (a state dict), "
-                            f"got {type(state_dict).__name__}")
-        own = self._state_tensors()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(f"{where}: missing keys {missing}, unexpected keys {unexpected}")
-        staged = [(t, _staged_value(t, name, state_dict[name], where))
-                  for name, t in own.items() if name in state_dict]
+        error too. Unlike PyTorch, a dtype that differs is an error, not a silent cast. Every
+        problem is listed in one ``StateDictError`` (PyTorch's RuntimeError; also a KeyError,
+        ValueError and TypeError). Returns the missing and unexpected keys."""
+        staged, result = stage(type(self).__name__, self._state_tensors(), state_dict, strict)
         for t, data in staged:  # nothing above changed the model; nothing here can fail
             t.data = data
-        return IncompatibleKeys(missing, unexpected)
+        return result
 
     # -- moving and casting ---------------------------------------------------------------
     def to(self, backend: Any = None, dtype: Any = None) -> Module:
-        """Move every parameter and buffer (and their gradients) to ``backend`` and/or cast the
-        floating-point ones to the floating ``dtype``, in place: the same Tensor objects get
-        new data, so an optimizer made before keeps stepping them. ``model.to('strict')``,
+        """Move every parameter and buffer to ``backend`` and/or cast the floating-point ones
+        to the floating ``dtype``, as PyTorch does: parameters (and their gradients) in place,
+        the same Tensor objects getting new data, so an optimizer made before keeps stepping
+        them; a buffer that changes is replaced by a new Tensor, so a tensor passed in (a
+        loss's class weights) is left as it was. ``model.to('strict')``,
         ``model.to(td.float64)``. Returns self."""
         if dtype is None and _is_dtype(backend):
             backend, dtype = None, backend
@@ -217,11 +237,16 @@ class Module:
             raise TypeError(f"Module.to only accepts floating-point dtypes, got dtype {name}")
         target = None if backend is None else backends.get(backend)
 
-        def change(t: Tensor) -> tuple[Any, Any]:
+        def change(t: Tensor) -> tuple[Any, Any] | None:
             be, data = t._backend, t.data
-            if target is not None and target is not be:
+            move = target is not None and target is not be
+            cast = (name is not None and t.dtype_name != name
+                    and dtypes.is_floating(t.dtype_name))
+            if not (move or cast):
+                return None
+            if move:
                 be, data = target, target.asarray(be.to_numpy(data))
-            if name is not None and dtypes.is_floating(t.dtype_name):
+            if cast:
                 data = be.xp.astype(data, be.dtype(name))
             return be, data
 
@@ -236,16 +261,34 @@ class Module:
         """Cast floating-point parameters and buffers to float32 in place; returns self."""
         return self.to(dtype="float32")
 
-    def _convert(self, change: Callable[[Tensor], tuple[Any, Any]]) -> Module:
-        """Give every parameter, buffer and gradient the (backend, data) ``change`` returns;
-        all are computed before any is assigned, so a failure changes nothing."""
-        staged = []
-        for t in {id(t): t for t in self._state_tensors().values()}.values():
-            for tensor in (t, t.grad):
-                if tensor is not None:
-                    staged.append((tensor, change(tensor)))
-        for tensor, (be, data) in staged:
-            tensor._backend, tensor.data = be, data
+    def _convert(self, change: Callable[[Tensor], tuple[Any, Any] | None]) -> Module:
+        """Give every parameter and its gradient, in place, the (backend, data) ``change``
+        returns (None: unchanged), and replace every buffer it changes by a new Tensor (one per
+        buffer shared between modules); all are computed before any is assigned, so a failure
+        changes nothing."""
+        staged, buffers, made = [], [], {}
+        for module in self.modules():
+            for p in module._parameters.values():
+                for t in (p, None if p is None else p.grad):
+                    if t is not None and id(t) not in made:
+                        made[id(t)] = change(t)
+                        if made[id(t)] is not None:
+                            staged.append((t, made[id(t)]))
+            for key, b in module._buffers.items():
+                if b is not None:
+                    if id(b) not in made:
+                        made[id(b)] = change(b)
+                    if made[id(b)] is not None:
+                        buffers.append((module, key, b))
+        for t, (be, data) in staged:
+            t._backend, t.data = be, data
+        fresh: dict[int, Tensor] = {}
+        for module, key, b in buffers:
+            if id(b) not in fresh:
+                be, data = made[id(b)]
+                fresh[id(b)] = Tensor._wrap(data, be, b.requires_grad, None)
+                fresh[id(b)].name = b.name
+            module._buffers[key] = fresh[id(b)]
         return self
 
     # -- modes, gradients, visiting -------------------------------------------------------
@@ -267,9 +310,12 @@ class Module:
         return self
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (dropout samples, batchnorm uses batch statistics) recursively."""
+        """Set training mode (dropout samples, batchnorm uses batch statistics) recursively;
+        ``mode`` must be a bool, as PyTorch insists."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}")
         for module in self.modules():
-            object.__setattr__(module, "training", bool(mode))
+            object.__setattr__(module, "training", mode)
         return self
 
     def eval(self) -> Module:
@@ -308,42 +354,3 @@ def block(head: str, extra_lines: list[str], child_lines: list[str]) -> str:
     if len(extra_lines) == 1 and not child_lines:
         return f"{head}({extra_lines[0]})"
     return f"{head}(\n  " + "\n  ".join(lines) + "\n)"
-
-
-def _staged_value(t: Tensor, name: str, value: Any, where: str) -> Any:
-    """``value`` checked against ``t`` (shape, dtype) and copied into a fresh native array of
-    ``t``'s backend; raises before anything is assigned."""
-    be = t._backend
-    if isinstance(value, Tensor):
-        shape, dtype = value.shape, value.dtype_name
-    else:
-        shape, dtype = getattr(value, "shape", None), getattr(value, "dtype", None)
-        if shape is None or dtype is None:
-            raise TypeError(f"{where}: {name!r} is a {type(value).__name__}, not an array")
-        dtype = backends.dtype_name(dtype)
-    if tuple(shape) != t.shape:
-        raise ValueError(f"{where}: {name!r} has shape {tuple(shape)}, the model expects "
-                         f"{t.shape}")
-    if dtype != t.dtype_name:
-        raise TypeError(f"{where}: {name!r} has dtype {dtype}, the model expects "
-                        f"{t.dtype_name}")
-    if isinstance(value, Tensor) and value._backend is be:
-        return be.xp.asarray(value.data, copy=True)
-    try:
-        host = host_array(value)
-    except Exception as exc:
-        raise TypeError(f"{where}: cannot read the numbers of {name!r} "
-                        f"({type(value).__name__}): {exc}") from exc
-    if backends.dtype_name(host.dtype) != t.dtype_name or tuple(host.shape) != t.shape:
-        raise TypeError(f"{where}: {name!r} ({type(value).__name__}) converts to an array of "
-                        f"shape {tuple(host.shape)} and dtype {backends.dtype_name(host.dtype)}, "
-                        f"not {t.shape} {t.dtype_name}")
-    return be.xp.asarray(be.asarray(host), copy=True)
-
-
-class IncompatibleKeys(NamedTuple):
-    """What ``load_state_dict`` did not match: keys the model has that the state lacked, and
-    keys the state has that the model lacks."""
-
-    missing_keys: list[str]
-    unexpected_keys: list[str]

@@ -6,9 +6,9 @@ from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, 
 from .containers import ModuleList, Sequential
 from .layers import BatchNorm1d, Dropout, Flatten, Identity, Linear
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
-from .module import IncompatibleKeys, Module
+from .module import IncompatibleKeys, Module, StateDictError
 
 __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "Dropout", "ELU",
            "Flatten", "GELU", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear",
            "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "ReLU", "Sequential",
-           "SiLU", "Sigmoid", "Softmax", "Tanh"]
+           "SiLU", "Sigmoid", "Softmax", "StateDictError", "Tanh"]
