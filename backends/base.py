@@ -122,6 +122,8 @@ def dtype_name(spec: Any) -> str:
     """Canonical name of a dtype given as a string, a NumPy/CuPy dtype or an Array API dtype."""
     if isinstance(spec, str):
         return spec
+    if spec is float or spec is int or spec is bool:  # as PyTorch and NumPy read them
+        return {float: "float64", int: "int64", bool: "bool"}[spec]
     name = getattr(spec, "name", None)  # numpy.dtype and numpy scalar types' dtype
     if isinstance(name, str):
         return name

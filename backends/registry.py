@@ -17,6 +17,8 @@ _instances: dict[str, Backend] = {}
 _failures: dict[str, str] = {}
 _entry_points_loaded = False
 _seed: int | None = None  # the last manual_seed, applied to backends created later
+# PyTorch's device names, so ``t.to("cpu")`` and ``model.to("cuda")`` read as they do there.
+DEVICE_ALIASES = {"cpu": "numpy", "cuda": "cupy"}
 
 
 def register(name: str, factory: Callable[[], Backend], *, replace: bool = False) -> None:
@@ -65,6 +67,7 @@ def get(name: str | Backend | None = None) -> Backend:
         return name
     if name is None:
         name = default_name()
+    name = DEVICE_ALIASES.get(name, name)
     backend = _instances.get(name)
     if backend is not None:
         return backend

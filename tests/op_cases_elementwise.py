@@ -39,6 +39,12 @@ CASES = {
                                                              [0.0, 0.0, math.log(3.0)]))),
     "rpow_number": Case(lambda a: 2.0 ** a, lambda a: 2.0 ** a, ((2, 3),), exact=Exact(
         ([3.0, -1.0],), [8.0, 0.5], ([8.0 * math.log(2.0), 0.5 * math.log(2.0)],))),
+    "remainder": Case(lambda a, b: a % b, lambda a, b: a % b, ((3, 4), (4,)), "pos",
+                      exact=Exact(([5.0, -7.0, 3.5], [2.0, 2.0, -1.5]), [1.0, 1.0, -1.0],
+                                  ([1.0, 1.0, 1.0], [-2.0, 4.0, 3.0]))),
+    "remainder_scalar": Case(lambda a: a % 0.75, lambda a: a % 0.75, ((2, 3),), "pos"),
+    # PyTorch has no derivative of number % tensor; gradcheck stands in for it
+    "rremainder_scalar": Case(lambda a: 5.0 % a, None, ((2, 3),), "pos"),
     "clone": Case(lambda a: a.clone() * 3.0, lambda a: a.clone() * 3.0, ((2, 3),)),
     "abs": Case(lambda a: a.abs(), lambda a: a.abs(), ((3, 4),), "away",
                 exact=Exact(([-2.0, 0.0, 3.0],), [2.0, 0.0, 3.0], ([-1, 0, 1],))),

@@ -4,8 +4,8 @@
 array-api-strict), chosen by ``$TINYGRAD_DROP_BACKEND``.
 """
 
-from . import backends, dtypes, nn, optim, training
-from .autograd import is_grad_enabled, no_grad
+from . import backends, dtypes, function_forms, nn, optim, training
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backends import manual_seed
 from .dtypes import bool_ as bool  # noqa: A001 (PyTorch's td.bool)
 from .dtypes import double, float, float32, float64, int, int8, int16, int32, int64, long, uint8  # noqa: A001
@@ -25,7 +25,56 @@ from .factories import (
     zeros,
     zeros_like,
 )
+from .function_forms import (  # noqa: A004 (PyTorch's td.sum, td.max, td.abs...)
+    abs,
+    add,
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    clamp,
+    clip,
+    div,
+    exp,
+    flatten,
+    floor_divide,
+    gather,
+    log,
+    log_softmax,
+    logical_not,
+    logsumexp,
+    masked_fill,
+    matmul,
+    max,
+    mean,
+    min,
+    mul,
+    neg,
+    numel,
+    permute,
+    pow,
+    prod,
+    reciprocal,
+    relu,
+    remainder,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    square,
+    squeeze,
+    std,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+)
 from .functions import cat, chunk, maximum, minimum, split, stack, where
+from .functions import cat as concat
 from .gradcheck import GradcheckError, gradcheck
 from .serialization import load, save
 from .tensor_core import Tensor
@@ -40,10 +89,16 @@ def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
     return backends.get(backend).new_generator(seed)
 
 
-__all__ = ["GradcheckError", "Tensor", "arange", "backends", "bool", "cat", "chunk", "double",
-           "draw_graph", "dtypes", "eye", "float", "float32", "float64", "from_dlpack", "full",
-           "full_like", "generator", "gradcheck", "int", "int16", "int32", "int64", "int8",
-           "is_grad_enabled", "load", "long", "manual_seed", "maximum", "minimum", "nn", "no_grad",
-           "ones", "ones_like", "optim", "rand", "rand_like", "randn", "randn_like", "save",
-           "save_graph", "split", "stack", "tensor", "training", "uint8", "where", "zeros",
-           "zeros_like", "__version__"]
+__all__ = ["GradcheckError", "Tensor", "__version__", "abs", "add", "all", "amax", "amin", "any",
+           "arange", "argmax", "argmin", "backends", "bool", "cat", "chunk", "clamp", "clip",
+           "concat", "div", "double", "draw_graph", "dtypes", "enable_grad", "exp", "eye",
+           "flatten", "float", "float32", "float64", "floor_divide", "from_dlpack", "full",
+           "full_like", "function_forms", "gather", "generator", "gradcheck", "int", "int16",
+           "int32", "int64", "int8", "is_grad_enabled", "load", "log", "log_softmax",
+           "logical_not", "logsumexp", "long", "manual_seed", "masked_fill", "matmul", "max",
+           "maximum", "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "numel", "ones",
+           "ones_like", "optim", "permute", "pow", "prod", "rand", "rand_like", "randn",
+           "randn_like", "reciprocal", "relu", "remainder", "reshape", "save", "save_graph",
+           "set_grad_enabled", "sigmoid", "softmax", "split", "sqrt", "square", "squeeze", "stack",
+           "std", "sub", "sum", "tanh", "tensor", "training", "transpose", "uint8", "unsqueeze",
+           "var", "where", "zeros", "zeros_like"]

@@ -33,24 +33,75 @@ def is_grad_enabled() -> bool:
     return _grad_mode.enabled
 
 
-class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: ops inside record no graph and outputs need no grad."""
+class _GradModeSwitch(contextlib.ContextDecorator):
+    """A context manager and decorator that sets recording to ``mode`` inside and restores
+    the previous setting after."""
+
+    mode: bool = False
 
     def __init__(self) -> None:
         self._previous: list[bool] = []  # a stack: one instance may be entered recursively
 
-    def _recreate_cm(self) -> no_grad:
+    def _recreate_cm(self) -> _GradModeSwitch:
         # Each call of a decorated function gets its own instance: threads calling it at once
         # must not push and pop one shared stack (one could be left with recording off).
-        return type(self)()
+        fresh = object.__new__(type(self))
+        fresh.mode, fresh._previous = self.mode, []
+        return fresh
 
-    def __enter__(self) -> no_grad:
+    def __enter__(self) -> _GradModeSwitch:
         self._previous.append(_grad_mode.enabled)
-        _grad_mode.enabled = False
+        _grad_mode.enabled = self.mode
         return self
 
     def __exit__(self, *exc: object) -> None:
         _grad_mode.enabled = self._previous.pop()
+
+
+class no_grad(_GradModeSwitch):
+    """Context manager and decorator (``@td.no_grad()`` or ``@td.no_grad``): ops inside
+    record no graph and outputs need no grad."""
+
+    mode = False
+
+    def __new__(cls, func: Any = None) -> Any:
+        if callable(func):  # @td.no_grad, without parentheses
+            return super().__new__(cls)(func)
+        return super().__new__(cls)
+
+    def __init__(self, func: Any = None) -> None:
+        super().__init__()
+
+
+class enable_grad(no_grad):
+    """Context manager and decorator: recording on inside (e.g. within a ``no_grad`` block)."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradModeSwitch):
+    """``td.set_grad_enabled(mode)``: sets recording on or off at once; as a context manager
+    or decorator it restores the previous setting after (PyTorch's semantics)."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self.mode = bool(mode)
+        self._before_call = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+
+    def __call__(self, func: Any) -> Any:
+        _grad_mode.enabled = self._before_call  # decorating sets nothing by itself
+        return super().__call__(func)
+
+    def __enter__(self) -> set_grad_enabled:
+        before = getattr(self, "_before_call", None)  # None in a decorated call's instance
+        if before is not None:  # `with set_grad_enabled(m):` restores the mode before the call
+            self._before_call = None
+            self._previous.append(before)
+        else:
+            self._previous.append(_grad_mode.enabled)
+        _grad_mode.enabled = self.mode
+        return self
 
 
 class TensorBase:
@@ -210,7 +261,7 @@ class Op:
             record, op.parents = False, ()
         try:
             out = op.forward(*arrays)  # may change op.backend (.to())
-        except (ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
             if str(exc).startswith(f"{cls.name}:"):
                 raise
             raise type(exc)(f"{cls.name}: {exc}; inputs: {describe_inputs(inputs)}") from exc

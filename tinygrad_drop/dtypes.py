@@ -60,9 +60,34 @@ float32, float64 = DType("float32"), DType("float64")
 float, double, long, int = float32, float64, int64, int32  # noqa: A001 (PyTorch's aliases)
 
 
+_BY_NAME = {str(d): d for d in (bool_, int8, int16, int32, int64, uint8, float32, float64)}
+
+
+def of(name: str) -> DType:
+    """The one ``DType`` object for a dtype name (so ``t.dtype is td.float32`` holds)."""
+    found = _BY_NAME.get(name)
+    if found is None:
+        found = _BY_NAME[name] = DType(name)
+    return found
+
+
+_NATIVE_NAMES: dict[tuple[type, Any], str] = {}
+
+
+def native_name(dtype: Any) -> str:
+    """The canonical name of a backend's native dtype, remembered per library and dtype (it is
+    asked on every op; NumPy's ``dtype.name`` alone costs microseconds)."""
+    key = (type(dtype), dtype)  # never compares one library's dtype with another's
+    name = _NATIVE_NAMES.get(key)
+    if name is None:
+        name = _NATIVE_NAMES[key] = dtype_name(dtype)
+    return name
+
+
 def name_of(dtype: Any) -> str:
     """Canonical name of a dtype given as a name, ``td.float32``, a NumPy or backend dtype,
-    or a Python type (``float`` -> float64 as NumPy reads it; ``bool`` -> bool)."""
+    or a Python type (``float`` -> float64, ``int`` -> int64, ``bool`` -> bool, as PyTorch
+    reads them)."""
     return dtype_name(dtype)
 
 

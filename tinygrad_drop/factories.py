@@ -102,7 +102,11 @@ class FactoryMethods:
                                                                                    step)
         if name == "bool":
             name = dtypes.DEFAULT_INT
-        data = be.xp.arange(start, end, step, dtype=be.dtype(name))
+        if dtypes.is_floating(name):  # start + i * step in float64, then rounded once
+            data = be.xp.astype(be.xp.arange(start, end, step, dtype=be.dtype("float64")),
+                                be.dtype(name))
+        else:
+            data = be.xp.arange(start, end, step, dtype=be.dtype(name))
         return _finish(cls, data, be, requires_grad)
 
 

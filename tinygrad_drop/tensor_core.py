@@ -18,6 +18,7 @@ from . import dtypes
 from .autograd import Op, TensorBase, run_backward
 from .factories import FactoryMethods
 from .ops.elementwise import Astype, Clone, ToBackend
+from .tensor_inplace import InplaceMethods
 from .tensor_math import MathMethods
 from .tensor_reduce import ReduceMethods
 from .tensor_shape import ShapeMethods
@@ -27,7 +28,8 @@ GRAPH_ENV_VAR = "TINYGRAD_DROP_GRAPH"
 _graph_saved = False  # TINYGRAD_DROP_GRAPH saves only the first backward of the process
 
 
-class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBase):
+class Tensor(MathMethods, InplaceMethods, ReduceMethods, ShapeMethods, FactoryMethods,
+             TensorBase):
     """An n-dimensional array on a backend that records the ops applied to it for autograd.
 
     ``Tensor(data, requires_grad=False, dtype=None, backend=None)``: ``data`` is a scalar, nested
@@ -70,12 +72,12 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBas
         """The dtype, as ``td.float32`` and friends: it compares equal to the same dtype in any
         spelling (``'float32'``, ``numpy.float32``, a backend's dtype); ``.data.dtype`` is the
         backend's own."""
-        return dtypes.DType(_backends.dtype_name(self.data.dtype))
+        return dtypes.of(dtypes.native_name(self.data.dtype))
 
     @property
     def dtype_name(self) -> str:
         """The dtype's canonical name, the same on every backend (e.g. ``'float32'``)."""
-        return _backends.dtype_name(self.data.dtype)
+        return dtypes.native_name(self.data.dtype)
 
     @property
     def backend(self) -> str:
@@ -91,10 +93,10 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBas
         """The shape as a tuple, or the length of dimension ``dim`` (negative counts back)."""
         if dim is None:
             return self.shape
-        if not -max(self.ndim, 1) <= dim < max(self.ndim, 1):
+        if not -self.ndim <= dim < self.ndim:
             raise IndexError(f"size: dim {dim} is out of range for a tensor of shape "
                              f"{self.shape}")
-        return self.shape[dim] if self.ndim else 1
+        return self.shape[dim]
 
     def numel(self) -> int:
         """Number of elements."""
@@ -175,6 +177,10 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBas
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any:
         """``np.asarray(t)``: a host NumPy array of the values (a copy; off the graph)."""
+        if copy is False:
+            raise ValueError("__array__: a tensor's values always reach NumPy as a copy "
+                             "(copy=False cannot be honoured); use np.from_dlpack(t) to share "
+                             "memory")
         array = self.numpy()
         return array if dtype is None else array.astype(dtype, copy=False)
 
@@ -226,7 +232,10 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBas
 
     def to(self, backend: Any = None, dtype: Any = None) -> Tensor:
         """This tensor on another backend and/or with another dtype (differentiable); self if
-        nothing changes. ``t.to('cupy')``, ``t.to(td.float64)``."""
+        nothing changes. ``t.to('cupy')``, ``t.to(td.float64)``, ``t.to(other)`` (other's
+        backend and dtype); PyTorch's ``'cpu'`` and ``'cuda'`` mean numpy and cupy."""
+        if isinstance(backend, Tensor):
+            backend, dtype = backend._backend, dtype or backend.dtype_name
         if dtype is None and _is_dtype(backend):
             backend, dtype = None, backend
         out = self
@@ -237,11 +246,23 @@ class Tensor(MathMethods, ReduceMethods, ShapeMethods, FactoryMethods, TensorBas
         return out if dtype is None else out.astype(dtype)
 
     def astype(self, dtype: Any) -> Tensor:
-        """This tensor cast to ``dtype`` (differentiable); self if it already has it."""
+        """This tensor cast to ``dtype``; self if it already has it. Differentiable to a
+        floating dtype; a cast to an integer or bool dtype ends the graph, as in PyTorch."""
         native = self._backend.dtype(dtype)
         if native == self.data.dtype:
             return self
+        if not dtypes.is_floating(_backends.dtype_name(native)):
+            data = self._backend.xp.astype(self.data, native)
+            return Tensor._wrap(data, self._backend, False, None)
         return Astype.apply(self, dtype=native)
+
+    def cpu(self) -> Tensor:
+        """This tensor on the numpy backend (PyTorch's ``.cpu()``)."""
+        return self.to("numpy")
+
+    def cuda(self) -> Tensor:
+        """This tensor on the cupy backend (PyTorch's ``.cuda()``)."""
+        return self.to("cupy")
 
     def float(self) -> Tensor:
         """Cast to float32."""
@@ -298,10 +319,20 @@ def _from_foreign(be: Any, data: Any) -> Any:
         return data
 
 
+def _holds_float64_scalar(data: Any) -> bool:
+    """Whether (nested) lists hold a NumPy float64 scalar: PyTorch then makes float64, as it
+    does for the scalar alone (Python floats still give float32)."""
+    if isinstance(data, (list, tuple)):
+        return any(_holds_float64_scalar(item) for item in data)
+    return type(data).__name__ == "float64"
+
+
 def _to_native(be: Any, data: Any, dtype: Any) -> Any:
     """A fresh native array of backend ``be`` from ``data`` (see ``Tensor``'s docstring)."""
+    fresh = False  # whether ``data`` is already a copy nobody else holds
     if isinstance(data, Tensor):
-        data = data.data if data._backend is be else data._backend.to_numpy(data.data)
+        fresh = data._backend is not be
+        data = data.data if not fresh else data._backend.to_numpy(data.data)
     else:
         data = _from_foreign(be, data)
     from_python = not hasattr(data, "dtype")  # Python scalars and (nested) lists
@@ -315,8 +346,9 @@ def _to_native(be: Any, data: Any, dtype: Any) -> Any:
                         f"{type(data).__name__} data (supported: "
                         f"{', '.join(_backends.DTYPE_NAMES)})")
     if from_python:
-        if dtype is None and dtypes.is_floating(_backends.dtype_name(array.dtype)):
+        if (dtype is None and dtypes.is_floating(_backends.dtype_name(array.dtype))
+                and not _holds_float64_scalar(data)):
             array = be.xp.astype(array, be.dtype(dtypes.DEFAULT_FLOAT))
-    elif _backends.dtype_name(array.dtype) == _backends.dtype_name(data.dtype):
+    elif not fresh and _backends.dtype_name(array.dtype) == _backends.dtype_name(data.dtype):
         array = be.xp.asarray(array, copy=True)  # never alias the caller's array
     return array

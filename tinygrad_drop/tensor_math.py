@@ -12,9 +12,8 @@ from typing import Any
 
 from . import dtypes
 from .autograd import Op, TensorBase
-from .backends import dtype_name
 from .ops.activation import Clamp, ClampTensor, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Sqrt, Sub
+from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Remainder, Sqrt, Sub
 from .ops.matmul import MatMul
 from .ops.shape import normalize_dim
 
@@ -43,22 +42,29 @@ def native_category(dtype: Any) -> int:
     key = (type(dtype), dtype)  # never compares one library's dtype with another's
     kind = _NATIVE_CATEGORIES.get(key)
     if kind is None:
-        kind = _NATIVE_CATEGORIES[key] = dtypes.category(dtype_name(dtype))
+        kind = _NATIVE_CATEGORIES[key] = dtypes.category(dtypes.native_name(dtype))
     return kind
+
+
+def keeps_dtype(x: Any, other: Any, floating: bool = False) -> bool:
+    """Whether ``x op other`` is sure to have ``x``'s dtype without promotion: a float tensor
+    with a Python number or a same-backend tensor of its dtype; an integer tensor with a Python
+    int (unless the op wants floats). The common cases skip ``promote`` (it costs microseconds
+    per op)."""
+    kind = native_category(x.data.dtype)
+    other_type = type(other)
+    if kind == 2:
+        return (other_type is float or other_type is int
+                or (isinstance(other, TensorBase) and other._backend is x._backend
+                    and other.data.dtype == x.data.dtype))
+    return kind == 1 and other_type is int and not floating
 
 
 def _binary(op: type[Op], doc: str, reflected: bool = False,
             floating: bool = False) -> Callable[..., Any]:
     """An operator method applying ``op`` to (self, other), or (other, self) if reflected."""
     def method(self: Any, other: Any) -> Any:
-        # The common cases need no promotion: a float tensor with a Python number or a tensor
-        # of its own dtype; an integer tensor with a Python int (unless dividing).
-        kind = native_category(self.data.dtype)
-        other_type = type(other)
-        if (kind == 2 and (other_type is float or other_type is int
-                           or (isinstance(other, TensorBase)
-                               and other.data.dtype == self.data.dtype))
-                or (kind == 1 and other_type is int and not floating)):
+        if keeps_dtype(self, other, floating):
             return op.apply(other, self) if reflected else op.apply(self, other)
         (a, b), name = promote(other, self, floating=floating) if reflected else promote(
             self, other, floating=floating)
@@ -90,15 +96,23 @@ def _floating_unary(op: type[Op], doc: str) -> Callable[[Any], Any]:
     return method
 
 
+_ORDERINGS = (operator.lt, operator.le, operator.gt, operator.ge)
+
+
 def _comparison(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def method(self: Any, other: Any) -> Any:
-        (a, b), _ = promote(self, other)
+        a, b = (self, other) if keeps_dtype(self, other) else promote(self, other)[0]
         if isinstance(b, TensorBase):
             if b._backend is not a._backend:
                 raise TypeError(f"comparison: cannot mix backends {a.backend!r} and "
                                 f"{b.backend!r}; move one with .to()")
             b = b.data
-        return type(self)._wrap(fn(a.data, b), a._backend, False, None)
+        data = a.data
+        if fn in _ORDERINGS and native_category(data.dtype) == 0:  # False < True, as ints
+            xp = a._backend.xp
+            data = xp.astype(data, xp.int8)
+            b = xp.astype(b, xp.int8) if a._backend.is_array(b) else int(b)
+        return type(self)._wrap(fn(data, b), a._backend, False, None)
     method.__doc__ = f"Elementwise {fn.__name__} as a bool tensor (no gradient)."
     return method
 
@@ -115,12 +129,24 @@ def _bitwise(function: str, reflected: bool = False) -> Callable[..., Any]:
 
 
 def _subtract(a: Any, b: Any) -> Any:
+    if isinstance(a, TensorBase) and keeps_dtype(a, b):
+        return Sub.apply(a, b)
+    if isinstance(b, TensorBase) and keeps_dtype(b, a):
+        return Sub.apply(a, b)
     if any((x.dtype_name if isinstance(x, TensorBase) else dtypes.result_type(x)) == "bool"
            for x in (a, b) if isinstance(x, TensorBase) or dtypes.is_scalar(x)):
         raise TypeError("sub: subtraction with a bool tensor is not supported; use ^ "
                         "(logical xor) or cast with .int() first")
     (a, b), _ = promote(a, b)
     return Sub.apply(a, b)
+
+
+def _floor_divide(a: Any, b: Any) -> Any:
+    (a, b), _ = promote(a, b)
+    tensor = a if isinstance(a, TensorBase) else b
+    xp = tensor._backend.xp
+    arrays = [x.data if isinstance(x, TensorBase) else x for x in (a, b)]
+    return type(tensor)._wrap(xp.floor_divide(*arrays), tensor._backend, False, None)
 
 
 def dim_arg(dim: Any, axis: Any, default: Any, where: str) -> Any:
@@ -159,6 +185,11 @@ class MathMethods:
 
     def __pow__(self, exponent: Any) -> Any:
         """``self ** exponent``: a number or a Tensor (broadcasting)."""
+        if keeps_dtype(self, exponent) and not isinstance(exponent, TensorBase):
+            if type(exponent) is int and exponent < 0 and native_category(self.data.dtype) == 1:
+                raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                                 f"(dtype {self.dtype_name}, exponent {exponent!r})")
+            return Pow.apply(self, exponent=exponent)
         if dtypes.is_scalar(exponent):
             (base, power), name = promote(self, exponent)
             if name == "bool":  # x ** True is x, x ** False is all True (no gradient: bools)
@@ -197,6 +228,63 @@ class MathMethods:
                                 if self.dtype_name != "bool" else
                                 self._backend.xp.logical_not(self.data), self._backend, False,
                                 None)
+
+    __mod__ = _binary(Remainder, "self % other (the sign of other, as Python and PyTorch)")
+    __rmod__ = _binary(Remainder, "other % self", True)
+
+    def __floordiv__(self, other: Any) -> Any:
+        """``self // other``: floor of the quotient, in the promoted dtype (no gradient, as
+        PyTorch's floor_divide)."""
+        return _floor_divide(self, other)
+
+    def __rfloordiv__(self, other: Any) -> Any:
+        """``other // self``."""
+        return _floor_divide(other, self)
+
+    # PyTorch's method spellings of the operators
+    def add(self, other: Any, *, alpha: Any = 1) -> Any:
+        """``self + alpha * other``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other: Any, *, alpha: Any = 1) -> Any:
+        """``self - alpha * other``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other: Any) -> Any:
+        """``self * other``."""
+        return self * other
+
+    def div(self, other: Any) -> Any:
+        """``self / other`` (true division)."""
+        return self / other
+
+    def pow(self, exponent: Any) -> Any:
+        """``self ** exponent``."""
+        return self ** exponent
+
+    def matmul(self, other: Any) -> Any:
+        """``self @ other``."""
+        return self @ other
+
+    def neg(self) -> Any:
+        """``-self``."""
+        return -self
+
+    def remainder(self, other: Any) -> Any:
+        """``self % other``."""
+        return self % other
+
+    def floor_divide(self, other: Any) -> Any:
+        """``self // other``."""
+        return self // other
+
+    def square(self) -> Any:
+        """``self * self``."""
+        return self * self
+
+    def reciprocal(self) -> Any:
+        """``1 / self`` (integers give float32)."""
+        return 1.0 / self
 
     def __abs__(self) -> Any:
         return self.abs()

@@ -135,6 +135,24 @@ class PowTensor(Op):
         return ga, gb
 
 
+class Remainder(Op):
+    """a % b with the sign of b (Python's and PyTorch's ``remainder``); d/da = 1,
+    d/db = -floor(a / b)."""
+
+    name = "remainder"
+
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = self.backend.xp
+        needs = self.needs_input_grad
+        if needs and needs[1]:  # only b's gradient uses the quotient
+            self.saved = xp.floor_divide(a, b)
+        return xp.remainder(a, b)
+
+    def backward(self, g: Any) -> tuple[Any, Any]:
+        need_a, need_b = self.needs_input_grad
+        return g if need_a else None, -g * self.saved if need_b else None
+
+
 class Clone(Op):
     """A copy with its own memory; the gradient passes through."""
 
@@ -148,7 +166,7 @@ class Clone(Op):
 
 
 class Abs(Op):
-    """|a|; d/da = sign(a), 0 at a == 0 (as PyTorch)."""
+    """|a|; d/da = sign(a), 0 at a == 0 and at NaN (as PyTorch)."""
 
     name = "abs"
 
@@ -157,7 +175,9 @@ class Abs(Op):
         return self.backend.xp.abs(a)
 
     def backward(self, g: Any) -> tuple[Any]:
-        return (g * self.backend.xp.sign(self.saved),)
+        xp = self.backend.xp
+        sign = xp.sign(self.saved)
+        return (g * xp.where(sign == sign, sign, xp.zeros_like(sign)),)  # NaN: 0, as PyTorch
 
 
 class Sqrt(Op):
