@@ -255,6 +255,14 @@ def test_pytorch_state_dict_gives_the_same_outputs_and_gradients(backend, rng):
         ref.backward(torch.tensor(g_np))
         for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(),
                                      strict=True):
+            if training and name == "0.bias":
+                # a bias just before a batchnorm has a zero gradient in exact arithmetic: both
+                # libraries give rounding noise, to be compared with the weight's gradient
+                scale = np.linalg.norm(host(ours[0].weight.grad))
+                assert scale > 1e-3
+                assert np.abs(host(p.grad)).max() < 1e-12 * scale
+                assert np.abs(q.grad.numpy()).max() < 1e-12 * scale
+                continue
             np.testing.assert_allclose(host(p.grad), q.grad.numpy(), rtol=1e-10, atol=1e-12,
                                        err_msg=name)
         ours.zero_grad()
