@@ -203,13 +203,13 @@ def test_transpose_swaps_two_dims_as_pytorch(backend):
 @pytest.mark.parametrize("call, error, message", [
     (lambda x: x.transpose(0, 3), IndexError, r"transpose: dimension out of range \(expected "
                                               r"to be in range of \[-3, 2\], but got 3\)"),
-    (lambda x: x.permute(0, 0, 1), ValueError, r"permute: dim 0 appears multiple times"),
+    (lambda x: x.permute(0, 0, 1), RuntimeError, r"permute: .*dim 0 appears multiple times"),
     (lambda x: x.permute(1, 0), ValueError, r"does not match the length"),
     (lambda x: x.permute(0, 1, -4), IndexError, r"permute: dimension out of range"),
     (lambda x: x[0, 0].mT, ValueError, r"mT: only supported on matrices"),
     (lambda x: x.flatten(2, 1), ValueError, r"start_dim cannot come after end_dim"),
     (lambda x: x.squeeze(3), IndexError, r"squeeze: dimension out of range"),
-    (lambda x: x.squeeze((0, -3)), ValueError, r"dim 0 appears multiple times"),
+    (lambda x: x.squeeze((0, -3)), RuntimeError, r"dim 0 appears multiple times"),
     (lambda x: x.unsqueeze(4), IndexError, r"in range of \[-4, 3\], but got 4"),
     (lambda x: x.view(5, -1), ValueError, r"cannot reshape .*\(2, 3, 4\).* to \(5, -1\)"),
     (lambda x: x.expand(3, 4), ValueError, r"number of sizes provided \(2\) must be greater or "

@@ -22,6 +22,7 @@ from .ops.reduce import (
     Var,
     normalize_axes,
 )
+from .ops.shape import normalize_dim
 from .tensor_math import dim_arg, native_category
 
 
@@ -46,9 +47,11 @@ def keep_arg(keepdim: Any, keepdims: Any, where: str) -> bool:
     return bool(keepdim if keepdims is None else keepdims)
 
 
-def _single_dim(dim: Any, where: str, hint: str) -> None:
-    if not isinstance(dim, int) or isinstance(dim, bool):
+def _single_dim(dim: Any, ndim: int, where: str, hint: str = "") -> int:
+    """One dim by ``normalize_dim``; several (a tuple or list) are a TypeError with ``hint``."""
+    if isinstance(dim, (tuple, list)):
         raise TypeError(f"{where}: dim must be an int, got {dim!r}{hint}")
+    return normalize_dim(dim, ndim, where)
 
 
 def _nonempty(x: Any, dims: Any, where: str) -> None:
@@ -83,7 +86,8 @@ def _extreme(x: Any, op: Any, axis: Any, keep: bool, where: str, nan_ties: bool 
 
 def _extreme_dim(x: Any, op: Any, result: Any, dim: int, keep: bool) -> Any:
     """(values, indices) of max/min over ``dim``."""
-    _single_dim(dim, op.name, f"; for several dims use amax/amin, e.g. t.a{op.name}((0, 1))")
+    dim = _single_dim(dim, x.ndim, op.name,
+                      f"; for several dims use amax/amin, e.g. t.a{op.name}((0, 1))")
     _nonempty(x, dim, op.name)
     if native_category(x.data.dtype) == 0:
         values, indices = op.apply(x.astype("int8"), axis=dim, keepdims=keep)
@@ -112,8 +116,7 @@ def _arg_extreme(self: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any, fi
     where = f"arg{find}"
     dim, keep = dim_arg(dim, axis, None, where), keep_arg(keepdim, keepdims, where)
     if dim is not None:
-        _single_dim(dim, where, "")
-        normalize_axes(dim, self.ndim, where)
+        dim = _single_dim(dim, self.ndim, where)
     if native_category(self.data.dtype) == 0:
         raise RuntimeError(f"{where}: does not support bool input; cast it first (.int())")
     _nonempty(self, dim, where)
@@ -175,7 +178,7 @@ class ReduceMethods:
         int64. The gradient is exact with zeros (the product of the other elements)."""
         dim = dim_arg(dim, axis, None, "prod")
         if dim is not None:
-            _single_dim(dim, "prod", "")
+            dim = _single_dim(dim, self.ndim, "prod")
         x = self._reduce_input(dtype, int_as="int64")
         return Prod.apply(x, axis=dim, keepdims=keep_arg(keepdim, keepdims, "prod"))
 

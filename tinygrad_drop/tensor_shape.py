@@ -15,10 +15,16 @@ from .ops.select import MaskedFill
 from .ops.shape import Expand, Permute, Reshape, normalize_dim, normalize_dims
 
 
+def _unpacked(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``f(2, 3)`` or ``f((2, 3))`` (a list or torch.Size too): the tuple (2, 3)."""
+    if len(args) == 1 and not isinstance(args[0], int) and hasattr(args[0], "__len__"):
+        return tuple(args[0])
+    return args
+
+
 def sizes_arg(sizes: tuple[Any, ...], where: str) -> tuple[int, ...]:
     """``f(2, 3)`` or ``f((2, 3))`` (a list or torch.Size too) as a tuple of ints."""
-    if len(sizes) == 1 and not isinstance(sizes[0], int) and hasattr(sizes[0], "__len__"):
-        sizes = tuple(sizes[0])
+    sizes = _unpacked(sizes)
     try:
         return tuple(operator.index(n) for n in sizes)
     except TypeError:
@@ -44,7 +50,7 @@ class ShapeMethods:
     def permute(self, *dims: Any) -> Any:
         """Reorder the dims: output dim i is input dim ``dims[i]`` (a full permutation,
         ``permute(2, 0, 1)`` or ``permute((2, 0, 1))``; negative dims allowed)."""
-        dims = sizes_arg(dims, "permute")
+        dims = _unpacked(dims)
         if len(dims) != self.ndim:
             raise ValueError(f"permute: the number of dims of the tensor ({self.ndim}, shape "
                              f"{self.shape}) does not match the length of the desired ordering "

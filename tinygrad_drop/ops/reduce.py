@@ -9,38 +9,17 @@ import math
 from typing import Any, ClassVar
 
 from ..autograd import Op
-
-
-class DimOutOfRange(IndexError, ValueError):
-    """A reduction dim outside [-ndim, ndim - 1]: PyTorch's IndexError (a ValueError too)."""
-
-
-class RepeatedDim(RuntimeError, ValueError):
-    """A dim named twice in one reduction: PyTorch's RuntimeError (a ValueError too)."""
+from .shape import normalize_dims
 
 
 def normalize_axes(axis: Any, ndim: int, op: str, empty_means_all: bool = True) -> tuple[int, ...]:
-    """``axis`` (None, an int, or a tuple/list of ints) as a sorted tuple of non-negative axes.
-    None, and ``()`` where ``empty_means_all`` (PyTorch's sum/amax/var), mean every axis; a
-    0-d tensor takes dim 0 and -1 (reducing it keeps it)."""
-    if axis is None:
+    """``axis`` (None, a dim, or a tuple or list of dims: ``normalize_dims``) as a sorted
+    tuple of non-negative axes. None, and ``()`` where ``empty_means_all`` (PyTorch's
+    sum/amax/var), mean every axis; a 0-d tensor takes dim 0 and -1 (reducing it keeps it)."""
+    if axis is None or (empty_means_all and isinstance(axis, (tuple, list)) and not axis):
         return tuple(range(ndim))
-    if not isinstance(axis, int | tuple | list):
-        raise TypeError(f"{op}: dims must be ints, got {axis!r}")
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    if not axes and empty_means_all:
-        return tuple(range(ndim))
-    out = []
-    for a in axes:
-        if not isinstance(a, int) or isinstance(a, bool):
-            raise TypeError(f"{op}: dims must be ints, got {a!r} in {axis!r}")
-        if not -max(ndim, 1) <= a < max(ndim, 1):
-            raise DimOutOfRange(f"{op}: axis {a} is out of range for a tensor with {ndim} dims "
-                                f"(expected a dim in [{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
-        out.append(a % ndim if ndim else 0)
-    if len(set(out)) != len(out):
-        raise RepeatedDim(f"{op}: repeated axis in {axis!r}: each dim may appear once")
-    return tuple(sorted(out)) if ndim else ()
+    axes = normalize_dims(axis, ndim, op)
+    return tuple(sorted(axes)) if ndim else ()
 
 
 class _Reduction(Op):

@@ -9,29 +9,42 @@ from typing import Any
 from ..autograd import Op
 
 
+class DimOutOfRange(IndexError, ValueError):
+    """A dim outside [-ndim, ndim - 1]: PyTorch's IndexError (a ValueError too)."""
+
+
+class RepeatedDim(RuntimeError, ValueError):
+    """A dim named twice in one list of dims: PyTorch's RuntimeError (a ValueError too)."""
+
+
 def normalize_dim(dim: Any, ndim: int, where: str) -> int:
-    """``dim`` in ``range(ndim)`` (negative counts from the end; a 0-d tensor takes 0 and -1,
-    as in PyTorch); out of range is PyTorch's IndexError."""
+    """``dim`` in ``range(ndim)``: any int-like (``operator.index``: NumPy integers, a 0-d
+    integer tensor) counting from the end when negative; a 0-d tensor takes 0 and -1, as in
+    PyTorch. A bool or a float is a TypeError, out of range PyTorch's IndexError. The one
+    rule for a single dim everywhere (shape ops, reductions, softmax, cat, gather...)."""
     try:
+        if isinstance(dim, bool):
+            raise TypeError
         dim = operator.index(dim)
     except TypeError:
-        raise TypeError(f"{where}: a dimension must be an int, got {type(dim).__name__} "
-                        f"{dim!r}") from None
+        raise TypeError(f"{where}: dim must be an int, got {type(dim).__name__} {dim!r}"
+                        ) from None
     size = max(ndim, 1)
     if not -size <= dim < size:
-        raise IndexError(f"{where}: dimension out of range (expected to be in range of "
-                         f"[{-size}, {size - 1}], but got {dim})")
+        raise DimOutOfRange(f"{where}: dimension out of range (expected to be in range of "
+                            f"[{-size}, {size - 1}], but got {dim})")
     return dim % size
 
 
 def normalize_dims(dims: Any, ndim: int, where: str) -> tuple[int, ...]:
-    """Each of ``dims`` (an int or a sequence) normalised; a repeat is an error."""
-    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
-    out = tuple(normalize_dim(d, ndim, where) for d in dims)
-    for d in out:
-        if out.count(d) > 1:
-            raise ValueError(f"{where}: dim {d} appears multiple times in the list of dims "
-                             f"{dims}")
+    """``dims`` (one dim, or a tuple or list of them), each by ``normalize_dim``, in the order
+    given; a dim named twice is PyTorch's RuntimeError."""
+    given = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    out = tuple(normalize_dim(d, ndim, where) for d in given)
+    if len(set(out)) != len(out):
+        twice = next(d for d in out if out.count(d) > 1)
+        raise RepeatedDim(f"{where}: repeated axis: dim {twice} appears multiple times in the "
+                          f"list of dims {list(given)}")
     return out
 
 
