@@ -267,21 +267,25 @@ def test_join_dtypes_match_pytorch(first, second, backend):
             np.testing.assert_array_equal(host(ours), theirs.detach().numpy())
 
 
-@pytest.mark.parametrize("x, y", [(2.5, 0), (1, 0), (True, False), ("int32", 7),
-                                  ("int32", 0.5), ("float32", "float64_0d"), (1.0, "int64")])
+WHERE_OPERANDS = ["bool", "int32", "int64", "float32", "float64", "float64_0d", "int64_0d",
+                  True, 7, 2.5, np.float64(1.5), np.int64(3), np.float32(0.5)]
+
+
+@pytest.mark.parametrize("x, y", itertools.product(WHERE_OPERANDS, repeat=2), ids=repr)
 def test_where_promotes_numbers_and_tensors_as_pytorch(x, y, backend):
+    """Every pair of tensors (dimensioned and 0-d) and numbers (Python and NumPy): PyTorch's
+    scalar tiers decide the dtype (td.where goes through tensor_math.promote)."""
     cond = [True, False, True]
 
     def make(v, lib):
-        if v == "float64_0d":
-            return td.Tensor(1.5, dtype="float64", backend=backend) if lib is td else \
-                torch.tensor(1.5, dtype=torch.float64)
-        if isinstance(v, str):
-            return td.Tensor([1, 2, 3], dtype=v, backend=backend) if lib is td else \
-                torch.tensor([1, 2, 3], dtype=getattr(torch, v))
-        return v
-    ours = td.where(td.Tensor(cond, backend=backend), make(x, td), make(y, td))
+        if not isinstance(v, str):
+            return v
+        name, zero_d = v.removesuffix("_0d"), v.endswith("_0d")
+        data = 1.5 if zero_d and name.startswith("float") else 1 if zero_d else [1, 0, 3]
+        return td.Tensor(data, dtype=name, backend=backend) if lib is td else \
+            torch.tensor(data, dtype=getattr(torch, name))
     theirs = torch.where(torch.tensor(cond), make(x, torch), make(y, torch))
+    ours = td.where(td.Tensor(cond, backend=backend), make(x, td), make(y, td))
     assert ours.dtype_name == str(theirs.dtype).split(".")[-1]
     np.testing.assert_array_equal(host(ours), theirs.numpy())
 

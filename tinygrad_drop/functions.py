@@ -71,12 +71,11 @@ def where(condition: Tensor, x: Any, y: Any) -> Tensor:
         what = condition.dtype_name if isinstance(condition, Tensor) else \
             type(condition).__name__
         raise TypeError(f"where: expected condition to be a boolean tensor, but got {what}")
-    operands = [v if isinstance(v, Tensor) or dtypes.is_scalar(v)
-                else Tensor(v, backend=condition.backend) for v in (x, y)]
-    name = dtypes.result_type(*operands)
-    a, b = (v.astype(name) if isinstance(v, Tensor)
-            else Tensor(dtypes.scalar_as(v, name), dtype=name, backend=condition.backend)
-            for v in operands)
+    if not (isinstance(x, Tensor) or isinstance(y, Tensor)):
+        # promote needs a tensor: the first number as a 0-d one of its category's default
+        # dtype (a NumPy scalar as the Python number, which Tensor reads so) keeps its say
+        x = Tensor(x.item() if hasattr(x, "item") else x, backend=condition.backend)
+    (a, b), _ = promote(x, y)
     return Where.apply(condition, a, b)
 
 

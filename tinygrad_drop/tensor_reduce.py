@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from . import dtypes
 from .autograd import TensorBase
 from .ops.reduce import (
     Amax,
@@ -23,7 +22,7 @@ from .ops.reduce import (
     normalize_axes,
 )
 from .ops.shape import normalize_dim
-from .tensor_math import dim_arg, native_category
+from .tensor_math import dim_arg, native_category, promote
 
 
 class MaxResult(NamedTuple):
@@ -205,7 +204,8 @@ class ReduceMethods:
                   keepdims: Any = None) -> Any:
         """log(sum(exp(x))) over ``dim`` (None: all), computed stably; its gradient is the
         softmax. Integer tensors give the default float."""
-        x = self if native_category(self.data.dtype) == 2 else self.astype(dtypes.DEFAULT_FLOAT)
+        # a float tensor needs no promotion; promote says what an integer or bool one becomes
+        x = self if native_category(self.data.dtype) == 2 else promote(self, floating=True)[0][0]
         return LogSumExp.apply(x, axis=dim_arg(dim, axis, None, "logsumexp"),
                                keepdims=keep_arg(keepdim, keepdims, "logsumexp"))
 

@@ -9,8 +9,9 @@ from ..autograd import Op
 
 
 class Where(Op):
-    """``x`` where the boolean ``cond`` holds, else ``y`` (``x`` and ``y`` of one dtype; all
-    three broadcast). The gradient goes to whichever input was chosen."""
+    """``x`` where the boolean ``cond`` holds, else ``y`` (``x`` and ``y`` of one dtype, or
+    one a Python number of the other's kind; all three broadcast). The gradient goes to
+    whichever input was chosen."""
 
     name = "where"
 
