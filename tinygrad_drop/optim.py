@@ -56,25 +56,31 @@ class Optimizer:
     def step(self) -> None:
         """Update every parameter that has a gradient."""
         for p in self.params:
-            if p.grad is not None:
-                p.data = self._update(p, p.grad.data, self._state_of(p))
+            grad = p.grad
+            if grad is not None:
+                p.data = self._update(p, grad.data)
 
     def _state_of(self, p: Tensor) -> dict[str, Any]:
-        """``p``'s state, its arrays moved and cast to where ``p`` is now (after ``model.to``
-        or ``model.double()``, which change parameters in place)."""
-        state = self.state.setdefault(id(p), {})
-        placement = (p._backend, p.data.dtype)
-        if self._placement.get(id(p), placement) != placement:
-            be, dtype = placement
-            for key, value in state.items():
+        """``p``'s state (made empty on first use), its arrays moved and cast to where ``p``
+        is now (after ``model.to`` or ``model.double()``, which change parameters in place).
+        Only updates that keep state call it, so plain SGD pays nothing per parameter."""
+        key = id(p)
+        state = self.state.get(key)
+        if state is None:
+            state = self.state[key] = {}
+            self._placement[key] = (p._backend, p.data.dtype)
+            return state
+        be, dtype = self._placement[key]
+        if be is not p._backend or dtype != p.data.dtype:
+            be, dtype = self._placement[key] = (p._backend, p.data.dtype)
+            for name, value in state.items():
                 owner = backends.owner_of(value)
                 if owner is not None:
-                    state[key] = be.xp.astype(be.asarray(owner.to_numpy(value)), dtype)
-        self._placement[id(p)] = placement
+                    state[name] = be.xp.astype(be.asarray(owner.to_numpy(value)), dtype)
         return state
 
-    def _update(self, p: Tensor, grad: Any, state: dict[str, Any]) -> Any:
-        """The parameter's new value from its gradient and state."""
+    def _update(self, p: Tensor, grad: Any) -> Any:
+        """The parameter's new value from its gradient (and ``self._state_of(p)``)."""
         raise NotImplementedError
 
 
@@ -91,11 +97,12 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov momentum needs momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
 
-    def _update(self, p: Tensor, grad: Any, state: dict[str, Any]) -> Any:
+    def _update(self, p: Tensor, grad: Any) -> Any:
         value = p.data
         if self.weight_decay:
             grad = grad + self.weight_decay * value
         if self.momentum:
+            state = self._state_of(p)
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = p._backend.xp.asarray(grad, copy=True)  # never alias p.grad
@@ -124,8 +131,9 @@ class Adam(Optimizer):
                 raise ValueError(f"Adam: betas[{i}] must be in [0, 1), got {beta!r}")
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
-    def _update(self, p: Tensor, grad: Any, state: dict[str, Any]) -> Any:
+    def _update(self, p: Tensor, grad: Any) -> Any:
         b1, b2 = self.betas
+        state = self._state_of(p)
         value = p.data
         if self.weight_decay:
             grad = grad + self.weight_decay * value
