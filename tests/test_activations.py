@@ -140,8 +140,6 @@ def test_activation_errors_name_the_problem(backend):
         F.gelu(x, approximate="erf")
     with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a number"):
         F.leaky_relu(x, "0.1")
-    with pytest.raises(ValueError, match="elu: inplace=True is not supported"):
-        F.elu(x, inplace=True)
     with pytest.raises(TypeError, match="relu: expected a Tensor, got list"):
         F.relu([1.0])
 
@@ -181,3 +179,21 @@ def test_clamp_records_one_node_and_saves_a_boolean_mask(backend):
     out = x.clamp(0.0, 1.0)
     assert out.grad_fn.name == "clamp" and out.grad_fn.attributes() == {"min": 0.0, "max": 1.0}
     assert out.grad_fn.saved.dtype == td.backends.get(backend).xp.bool
+
+
+@pytest.mark.parametrize("name, args", [("relu", ()), ("silu", ()), ("elu", (0.7,)),
+                                        ("leaky_relu", (0.2,))])
+def test_the_functions_accept_inplace_as_the_modules_do_and_return_a_new_tensor(backend, name,
+                                                                               args):
+    """F.relu(x, inplace=True) raised ValueError while nn.ReLU(inplace=True) was accepted:
+    both now accept it, giving PyTorch's values in a new tensor and leaving x unchanged."""
+    torch = pytest.importorskip("torch")
+    values = [-1.5, 0.0, 2.0]
+    x = tensor(values, backend, requires_grad=True)
+    out = getattr(F, name)(x, *args, inplace=True)
+    theirs = torch.tensor(values, dtype=torch.float64)
+    getattr(torch.nn.functional, name)(theirs, *args, inplace=True)
+    np.testing.assert_allclose(host(out), theirs.numpy(), rtol=1e-15)
+    assert out is not x and host(x).tolist() == values
+    out.sum().backward()  # still differentiable: nothing was overwritten
+    assert x.grad is not None

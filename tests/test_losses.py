@@ -219,6 +219,12 @@ def test_one_hot(backend):
     with pytest.raises(TypeError, match="one_hot: expected integer class values, got dtype "
                                         "float32"):
         F.one_hot(td.Tensor([0.0, 1.0], backend=backend))
+    for classes in (np.int64(4), np.int32(4), np.uint8(4)):  # NumPy's integers, as PyTorch
+        assert host(F.one_hot(td.Tensor([1, 3], backend=backend), classes)).tolist() == (
+            torch.nn.functional.one_hot(torch.tensor([1, 3]), int(classes)).tolist())
+    for bad in (True, 2.0, np.float64(3.0), -2):
+        with pytest.raises(ValueError, match="num_classes must be -1 or a non-negative int"):
+            F.one_hot(td.Tensor([0, 1], backend=backend), bad)
 
 
 def test_the_common_cross_entropy_reads_the_device_twice(backend, monkeypatch):
@@ -237,3 +243,19 @@ def test_the_common_cross_entropy_reads_the_device_twice(backend, monkeypatch):
         reads.clear()
         F.cross_entropy(x, target, **kw)
         assert len(reads) == expected, (target, kw)
+
+
+def test_the_common_cross_entropy_call_agrees_with_the_general_one(backend, rng):
+    """F.cross_entropy sends the plain call (Tensors, no weight, int ignore_index, no
+    smoothing) straight to the op; spelled any other way it goes through every check."""
+    logits = tensor(rng.standard_normal((5, 4)), backend, requires_grad=True)
+    target = td.Tensor([0, 3, 1, 1, 2], backend=backend)
+    for reduction in ("mean", "sum", "none"):
+        fast = F.cross_entropy(logits, target, reduction=reduction)
+        general = F.cross_entropy(logits, [0, 3, 1, 1, 2], ignore_index=np.int64(-100),
+                                  reduction=reduction, label_smoothing=0)
+        np.testing.assert_array_equal(host(fast), host(general))
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'"):
+        F.cross_entropy(logits, target, reduction="avg")
+    with pytest.raises(TypeError, match="label_smoothing must be a number, got True"):
+        F.cross_entropy(logits, target, label_smoothing=True)

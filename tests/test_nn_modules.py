@@ -9,6 +9,7 @@ import pytest
 from conftest import host, tensor
 
 import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor, nn
 
 torch = pytest.importorskip("torch")
@@ -217,3 +218,47 @@ def test_deprecated_size_average_and_reduce_read_as_pytorch_reads_them(size_aver
     assert ours.reduction == theirs.reduction
     with pytest.warns(UserWarning):  # the positions of PyTorch's arguments, not just names
         assert nn.CrossEntropyLoss(None, size_average, 3, reduce).ignore_index == 3
+
+
+def warning_lines(action):
+    """(file, line) of every warning ``action`` raises."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        action()
+    return [(w.filename, w.lineno) for w in caught]
+
+
+def test_warnings_point_at_the_users_line():
+    """nn.Softmax's implicit-dim warning and the size_average warning of a _WeightedLoss
+    subclass pointed into the library (module.py, losses.py)."""
+    x = Tensor([[1.0, 2.0]])
+    here = __file__
+    model = nn.Sequential(nn.Linear(2, 2), nn.Softmax())
+    checks = [
+        lambda: nn.Softmax()(x),
+        lambda: nn.LogSoftmax()(x),
+        lambda: model(x),
+        lambda: F.softmax(x),
+        lambda: nn.CrossEntropyLoss(size_average=False),
+        lambda: nn.BCELoss(reduce=False),
+        lambda: nn.MSELoss(size_average=True),
+        lambda: F.mse_loss(Tensor([[1.0, 2.0]]), Tensor([1.0, 2.0])),
+        lambda: nn.MSELoss()(Tensor([[1.0, 2.0]]), Tensor([1.0, 2.0])),
+    ]
+    for check in checks:
+        line = check.__code__.co_firstlineno  # each lambda sits on its own line
+        assert warning_lines(check) == [(here, line)]
+
+
+@pytest.mark.parametrize("sizes", [(0, 3), (3, 0), (0, 0)])
+def test_linear_with_no_inputs_or_outputs_works_with_pytorchs_warning(backend, sizes):
+    """Bug: nn.Linear(0, 3) raised ZeroDivisionError in kaiming_uniform_."""
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        theirs = torch.nn.Linear(*sizes)
+    with pytest.warns(UserWarning, match="Initializing zero-element tensors is a no-op"):
+        ours = nn.Linear(*sizes, backend=backend)
+    assert ours.weight.shape == tuple(theirs.weight.shape) and ours.weight.requires_grad
+    assert host(ours.bias).tolist() == theirs.bias.tolist()  # bound 0 without inputs
+    x = np.ones((2, sizes[0]), np.float32)
+    out = ours(Tensor(x, backend=backend))
+    assert host(out).tolist() == theirs(torch.tensor(x)).tolist()

@@ -4,8 +4,6 @@ the result is always a new tensor (the input is left unchanged)."""
 
 from __future__ import annotations
 
-import warnings
-
 from ..tensor_core import Tensor
 from . import functional as F
 from .module import Module
@@ -102,14 +100,6 @@ class ELU(Module):
         return f"alpha={self.alpha}{_inplace_repr(self.inplace, ', ')}"
 
 
-def implicit_dim(ndim: int, name: str) -> int:
-    """PyTorch's legacy choice when a softmax is given no ``dim``: 0 for 0-, 1- and 3-d input,
-    else 1, with PyTorch's deprecation warning."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  "to include dim=X as an argument.", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class _SoftmaxFamily(Module):
     """A softmax-like module along ``dim``; ``function`` names its ``F`` function."""
 
@@ -120,8 +110,7 @@ class _SoftmaxFamily(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = implicit_dim(x.ndim, self.function) if self.dim is None else self.dim
-        return getattr(F, self.function)(x, dim)
+        return getattr(F, self.function)(x, self.dim)  # F takes the implicit dim of None
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

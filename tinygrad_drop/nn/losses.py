@@ -4,14 +4,13 @@ included), class weights kept as buffers (so they appear in ``state_dict`` and m
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
+from ..ops.loss_targets import REDUCTIONS
 from ..tensor_core import Tensor
 from . import functional as F
+from ._args import warn_at_caller
 from .module import Module
-
-REDUCTIONS = ("mean", "sum", "none")
 
 
 def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
@@ -20,8 +19,8 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     reduction = ("mean" if size_average else "sum") if reduce else "none"
-    warnings.warn("size_average and reduce args will be deprecated, please use "
-                  f"reduction='{reduction}' instead.", UserWarning, stacklevel=4)
+    warn_at_caller("size_average and reduce args will be deprecated, please use "
+                   f"reduction='{reduction}' instead.")
     return reduction
 
 
