@@ -7,6 +7,7 @@ import math
 
 from ..autograd import no_grad
 from ..tensor_core import Tensor
+from ._args import warn_at_caller
 
 
 def _fan_in(tensor: Tensor) -> int:
@@ -40,6 +41,10 @@ def zeros_(tensor: Tensor) -> Tensor:
 
 def kaiming_uniform_(tensor: Tensor, a: float = 0.0) -> Tensor:
     """He initialisation for leaky-ReLU slope ``a`` (fan_in mode):
-    U(-bound, bound) with bound = sqrt(6 / ((1 + a**2) * fan_in))."""
+    U(-bound, bound) with bound = sqrt(6 / ((1 + a**2) * fan_in)). A tensor with no elements
+    (``nn.Linear(0, 3)``'s weight) is left as it is, with PyTorch's warning."""
+    if 0 in tensor.shape:
+        warn_at_caller("Initializing zero-element tensors is a no-op")
+        return tensor
     bound = math.sqrt(6.0 / ((1.0 + a * a) * _fan_in(tensor)))
     return uniform_(tensor, -bound, bound)
