@@ -429,6 +429,40 @@ def test_masked_fill_value_tensor_gets_the_gradient_of_the_filled_places(backend
                          tensor(0.5, backend, requires_grad=True)])
 
 
+def test_masked_fill_leaves_the_value_gradient_broadcast_for_the_engine(backend, monkeypatch):
+    """DESIGN: broadcasting is undone in the engine only. masked_fill's backward hands the
+    0-d value its gradient in the output's shape; the engine's unbroadcast sums it, also when
+    the mask broadcasts the input to a larger shape."""
+    from tinygrad_drop import autograd
+    from tinygrad_drop.ops.select import MaskedFill
+
+    x, xt = pair((1, 3), backend)
+    v = tensor(1.5, backend, requires_grad=True)
+    vt = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    mask = [[True, False, True], [False, False, True]]
+    out = x.masked_fill(td.Tensor(mask, backend=backend), v)
+    ref = xt.masked_fill(torch.tensor(mask), vt)
+    shapes = []
+    backward = MaskedFill.backward
+
+    def recorded(self, g):
+        grads = backward(self, g)
+        shapes.append(tuple(grads[2].shape))
+        return grads
+
+    monkeypatch.setattr(MaskedFill, "backward", recorded)
+    unbroadcast = autograd.unbroadcast
+    sums = []
+    monkeypatch.setattr(autograd, "unbroadcast", lambda xp, grad, shape: sums.append(
+        (tuple(grad.shape), tuple(shape))) or unbroadcast(xp, grad, shape))
+    weights = np.arange(6.0).reshape(2, 3)
+    (out * tensor(weights, backend)).sum().backward()
+    (ref * torch.tensor(weights)).sum().backward()
+    assert shapes == [(2, 3)] and ((2, 3), ()) in sums
+    assert v.grad.item() == vt.grad.item() == 7.0
+    np.testing.assert_array_equal(host(x.grad), xt.grad.numpy())
+
+
 def test_maximum_and_minimum_with_nan_and_ties_match_pytorch(backend):
     a = [1.0, float("nan"), 2.0, 3.0, float("nan")]
     b = [2.0, 0.0, 2.0, float("nan"), float("nan")]

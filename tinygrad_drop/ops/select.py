@@ -29,7 +29,7 @@ class Where(Op):
 class MaskedFill(Op):
     """``a`` with ``value`` (a number of ``a``'s kind, or a 0-d array of ``a``'s dtype) where
     the boolean ``mask`` holds (the two broadcast). The gradient is 0 where filled; a 0-d
-    ``value`` gets the sum of the gradient over the filled places."""
+    ``value`` gets the gradient of the filled places (the engine sums it to its shape)."""
 
     name = "masked_fill"
 
@@ -41,7 +41,7 @@ class MaskedFill(Op):
         xp = self.backend.xp
         need_a, _, need_value = self.needs_input_grad
         return (xp.where(self.saved, 0, g) if need_a else None, None,
-                xp.sum(xp.where(self.saved, g, 0)) if need_value else None)
+                xp.where(self.saved, g, 0) if need_value else None)
 
 
 class _Extremum(Op):
