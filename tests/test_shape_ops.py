@@ -260,11 +260,11 @@ def test_join_dtypes_match_pytorch(first, second, backend):
                          (td.where(a > 0, a, b), torch.where(at > 0, at, bt))):
         assert ours.dtype_name == str(theirs.dtype).split(".")[-1]
         np.testing.assert_array_equal(host(ours), theirs.detach().numpy())
-    if "bool" not in (first, second):
-        for ours, theirs in ((td.maximum(a, b), torch.maximum(at, bt)),
-                             (td.minimum(b, a[0]), torch.minimum(bt, at[0]))):
-            assert ours.dtype_name == str(theirs.dtype).split(".")[-1]
-            np.testing.assert_array_equal(host(ours), theirs.detach().numpy())
+    # bools included: their max is or, their min and (it failed on strict)
+    for ours, theirs in ((td.maximum(a, b), torch.maximum(at, bt)),
+                         (td.minimum(b, a[0]), torch.minimum(bt, at[0]))):
+        assert ours.dtype_name == str(theirs.dtype).split(".")[-1]
+        np.testing.assert_array_equal(host(ours), theirs.detach().numpy())
 
 
 WHERE_OPERANDS = ["bool", "int32", "int64", "float32", "float64", "float64_0d", "int64_0d",
@@ -461,6 +461,21 @@ def test_masked_fill_leaves_the_value_gradient_broadcast_for_the_engine(backend,
     assert shapes == [(2, 3)] and ((2, 3), ()) in sums
     assert v.grad.item() == vt.grad.item() == 7.0
     np.testing.assert_array_equal(host(x.grad), xt.grad.numpy())
+
+
+def test_maximum_and_minimum_of_bools_are_or_and_and(backend):
+    """PyTorch: bool results, logical or and and (the Array API's maximum refuses bools, so
+    this failed on strict); broadcasting, and no graph (bools have no gradient)."""
+    a = [[True, False, True, False]]
+    b = [[True], [False]]
+    for ours, theirs in ((td.maximum, torch.maximum), (td.minimum, torch.minimum)):
+        out = ours(td.Tensor(a, backend=backend), td.Tensor(b, backend=backend))
+        ref = theirs(torch.tensor(a), torch.tensor(b))
+        assert out.dtype_name == "bool" and out.grad_fn is None
+        assert host(out).tolist() == ref.tolist()
+    mixed = td.maximum(td.Tensor([True, False], backend=backend),
+                       td.Tensor([0.5, -1.0], backend=backend))  # promoted: float32
+    assert mixed.dtype_name == "float32" and mixed.tolist() == [1.0, 0.0]  # False is 0
 
 
 def test_maximum_and_minimum_with_nan_and_ties_match_pytorch(backend):

@@ -84,19 +84,24 @@ def _extremum(op: type, a: Any, b: Any) -> Tensor:
         if not isinstance(v, Tensor):
             raise TypeError(f"{op.name}: argument {which!r} must be a Tensor, not "
                             f"{type(v).__name__} (for a number use clamp)")
-    (a, b), _ = promote(a, b)
+    (a, b), name = promote(a, b)
+    if name == "bool" and a._backend is b._backend:
+        # PyTorch: the max of bools is their or, the min their and (bools have no gradient;
+        # the Array API's maximum refuses them)
+        logical = a._backend.xp.logical_or if op is Maximum else a._backend.xp.logical_and
+        return Tensor._wrap(logical(a.data, b.data), a._backend, False, None)
     return op.apply(a, b)
 
 
 def maximum(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
-    """Elementwise max of two tensors (broadcasting, dtypes promoted; NaN propagates). Ties
-    split the gradient half and half, as in PyTorch."""
+    """Elementwise max of two tensors (broadcasting, dtypes promoted; NaN propagates; of two
+    bool tensors, their or). Ties split the gradient half and half, as in PyTorch."""
     return _extremum(Maximum, input, other)
 
 
 def minimum(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 (PyTorch's name)
-    """Elementwise min of two tensors (broadcasting, dtypes promoted; NaN propagates). Ties
-    split the gradient half and half, as in PyTorch."""
+    """Elementwise min of two tensors (broadcasting, dtypes promoted; NaN propagates; of two
+    bool tensors, their and). Ties split the gradient half and half, as in PyTorch."""
     return _extremum(Minimum, input, other)
 
 

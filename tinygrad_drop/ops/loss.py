@@ -158,7 +158,8 @@ class CrossEntropy(_ClassLoss):
         picked_w = onehot if row_w is None else onehot * xp.reshape(row_w, (-1, 1))
         coefficients = (1 - e) * picked_w
         if e:
-            spread = (e / classes) * (xp.ones_like(probs[:1, :]) if weight is None else weight)
+            # a number or (C,): a row of ones sliced from probs would fail with no rows
+            spread = e / classes if weight is None else (e / classes) * weight
             if keep is not None:
                 spread = spread * xp.astype(xp.reshape(keep, (-1, 1)), probs.dtype)
             coefficients = coefficients + spread
