@@ -23,29 +23,20 @@ def _values(out):
     return out.detach().numpy() if isinstance(out, torch.Tensor) else out.numpy()
 
 
+def _method(name):
+    return lambda x, d, lib: getattr(x, name)(d)
+
+
 # name -> fn(x, dim, lib) where lib is td or torch; each takes one dim
-ONE_DIM = {
-    "sum": lambda x, d, lib: x.sum(d),
-    "mean": lambda x, d, lib: x.mean(d),
-    "prod": lambda x, d, lib: x.prod(d),
-    "var": lambda x, d, lib: x.var(d),
-    "std": lambda x, d, lib: x.std(d),
-    "logsumexp": lambda x, d, lib: x.logsumexp(d),
-    "max": lambda x, d, lib: x.max(d),
-    "min": lambda x, d, lib: x.min(d),
-    "amax": lambda x, d, lib: x.amax(d),
-    "amin": lambda x, d, lib: x.amin(d),
-    "argmax": lambda x, d, lib: x.argmax(d),
-    "argmin": lambda x, d, lib: x.argmin(d),
+ONE_DIM = {name: _method(name) for name in (
+    "sum", "mean", "prod", "var", "std", "logsumexp", "max", "min", "amax", "amin", "argmax",
+    "argmin", "softmax", "log_softmax", "unsqueeze", "flatten")}
+ONE_DIM |= {
     "any": lambda x, d, lib: (x > 0).any(d),
     "all": lambda x, d, lib: (x > -3).all(d),
-    "softmax": lambda x, d, lib: x.softmax(d),
-    "log_softmax": lambda x, d, lib: x.log_softmax(d),
     "F.softmax": lambda x, d, lib: (F if lib is td else torch.nn.functional).softmax(x, d),
-    "unsqueeze": lambda x, d, lib: x.unsqueeze(d),
     "squeeze": lambda x, d, lib: x[:1].squeeze(d),
     "transpose": lambda x, d, lib: x.transpose(d, 0),
-    "flatten": lambda x, d, lib: x.flatten(d),
     "gather": lambda x, d, lib: x.gather(d, torch.tensor(INDEX) if lib is torch
                                          else td.tensor(INDEX, backend=x.backend)),
     "cat": lambda x, d, lib: lib.cat([x, x], d),

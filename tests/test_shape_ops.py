@@ -412,38 +412,17 @@ def test_masked_fill_converts_the_value_as_pytorch(dtype, value, backend):
     np.testing.assert_array_equal(host(out), ref.detach().numpy())
 
 
-def test_masked_fill_value_tensor_gets_the_gradient_of_the_filled_places(backend):
-    x, xt = pair((2, 3), backend)
-    v = tensor(1.5, backend, requires_grad=True)
-    vt = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
-    mask = [[True, False, True], [False, False, True]]
-    out = x.masked_fill(td.Tensor(mask, backend=backend), v)
-    ref = xt.masked_fill(torch.tensor(mask), vt)
-    weights = np.arange(6.0).reshape(2, 3)
-    (out * tensor(weights, backend)).sum().backward()
-    (ref * torch.tensor(weights)).sum().backward()
-    assert v.grad.item() == vt.grad.item() == 7.0
-    np.testing.assert_array_equal(host(x.grad), xt.grad.numpy())
-    assert td.gradcheck(lambda a, b: a.masked_fill(td.Tensor(mask, backend=backend), b),
-                        [tensor(np.ones((2, 3)), backend, requires_grad=True),
-                         tensor(0.5, backend, requires_grad=True)])
-
-
-def test_masked_fill_leaves_the_value_gradient_broadcast_for_the_engine(backend, monkeypatch):
-    """DESIGN: broadcasting is undone in the engine only. masked_fill's backward hands the
-    0-d value its gradient in the output's shape; the engine's unbroadcast sums it, also when
-    the mask broadcasts the input to a larger shape."""
+@pytest.mark.parametrize("shape", [(2, 3), (1, 3)])
+def test_masked_fill_value_tensor_gets_the_gradient_of_the_filled_places(shape, backend,
+                                                                         monkeypatch):
+    """Against torch and by gradcheck. DESIGN: broadcasting is undone in the engine only:
+    the backward hands the 0-d value its gradient in the output's shape and the engine's
+    unbroadcast sums it (also where the mask broadcasts the input, shape (1, 3))."""
     from tinygrad_drop import autograd
     from tinygrad_drop.ops.select import MaskedFill
 
-    x, xt = pair((1, 3), backend)
-    v = tensor(1.5, backend, requires_grad=True)
-    vt = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
-    mask = [[True, False, True], [False, False, True]]
-    out = x.masked_fill(td.Tensor(mask, backend=backend), v)
-    ref = xt.masked_fill(torch.tensor(mask), vt)
-    shapes = []
-    backward = MaskedFill.backward
+    backward, unbroadcast = MaskedFill.backward, autograd.unbroadcast
+    shapes, sums = [], []
 
     def recorded(self, g):
         grads = backward(self, g)
@@ -451,16 +430,23 @@ def test_masked_fill_leaves_the_value_gradient_broadcast_for_the_engine(backend,
         return grads
 
     monkeypatch.setattr(MaskedFill, "backward", recorded)
-    unbroadcast = autograd.unbroadcast
-    sums = []
-    monkeypatch.setattr(autograd, "unbroadcast", lambda xp, grad, shape: sums.append(
-        (tuple(grad.shape), tuple(shape))) or unbroadcast(xp, grad, shape))
+    monkeypatch.setattr(autograd, "unbroadcast", lambda xp, grad, to: sums.append(
+        (tuple(grad.shape), tuple(to))) or unbroadcast(xp, grad, to))
+    x, xt = pair(shape, backend)
+    v = tensor(1.5, backend, requires_grad=True)
+    vt = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    mask = [[True, False, True], [False, False, True]]
+    out = x.masked_fill(td.Tensor(mask, backend=backend), v)
+    ref = xt.masked_fill(torch.tensor(mask), vt)
     weights = np.arange(6.0).reshape(2, 3)
     (out * tensor(weights, backend)).sum().backward()
     (ref * torch.tensor(weights)).sum().backward()
     assert shapes == [(2, 3)] and ((2, 3), ()) in sums
     assert v.grad.item() == vt.grad.item() == 7.0
     np.testing.assert_array_equal(host(x.grad), xt.grad.numpy())
+    assert td.gradcheck(lambda a, b: a.masked_fill(td.Tensor(mask, backend=backend), b),
+                        [tensor(np.ones(shape), backend, requires_grad=True),
+                         tensor(0.5, backend, requires_grad=True)])
 
 
 def test_maximum_and_minimum_of_bools_are_or_and_and(backend):
