@@ -86,12 +86,17 @@ def _bool_form(function: str, a: Any, b: Any) -> Any:
     return type(tensor)._wrap(getattr(xp, function)(*arrays), tensor._backend, False, None)
 
 
+def as_floating(x: Any) -> Any:
+    """``x`` if it is floating point, else ``x`` cast to the default float (float32): what
+    PyTorch's floating functions (exp, softmax, logsumexp...) do to integer and bool input."""
+    return x if native_category(x.data.dtype) == 2 else x.astype(dtypes.DEFAULT_FLOAT)
+
+
 def _floating_unary(op: type[Op], doc: str) -> Callable[[Any], Any]:
     """A method for a floating-point function: integer and bool tensors are cast to the default
     float first, as PyTorch does (``Tensor([2]).exp()`` is float32)."""
     def method(self: Any) -> Any:
-        x = self if native_category(self.data.dtype) == 2 else self.astype(dtypes.DEFAULT_FLOAT)
-        return op.apply(x)
+        return op.apply(as_floating(self))
     method.__doc__ = doc
     return method
 
@@ -353,8 +358,5 @@ class MathMethods:
 
 def _normalising(x: Any, dim: Any, axis: Any, dtype: Any, where: str) -> tuple[Any, int]:
     """softmax's input, cast to ``dtype`` or to float32 from an integer dtype, and its axis."""
-    if dtype is not None:
-        x = x.astype(dtype)
-    elif not x.is_floating_point():
-        x = x.astype(dtypes.DEFAULT_FLOAT)
+    x = x.astype(dtype) if dtype is not None else as_floating(x)
     return x, normalize_dim(dim_arg(dim, axis, -1, where), x.ndim, where)

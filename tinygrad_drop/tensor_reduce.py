@@ -22,7 +22,7 @@ from .ops.reduce import (
     normalize_axes,
 )
 from .ops.shape import normalize_dim
-from .tensor_math import dim_arg, native_category, promote
+from .tensor_math import as_floating, dim_arg, native_category
 
 
 class MaxResult(NamedTuple):
@@ -205,7 +205,7 @@ class ReduceMethods:
         """log(sum(exp(x))) over ``dim`` (None: all), computed stably; its gradient is the
         softmax. Integer tensors give the default float."""
         # a float tensor needs no promotion; promote says what an integer or bool one becomes
-        x = self if native_category(self.data.dtype) == 2 else promote(self, floating=True)[0][0]
+        x = as_floating(self)
         return LogSumExp.apply(x, axis=dim_arg(dim, axis, None, "logsumexp"),
                                keepdims=keep_arg(keepdim, keepdims, "logsumexp"))
 
