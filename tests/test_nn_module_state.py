@@ -77,6 +77,27 @@ def test_children_keep_their_slot_and_trainable_tensors_take_any_slot():
     assert list(ours.state_dict()) == list(theirs.state_dict())
 
 
+def test_replacing_a_child_or_a_parameter_keeps_its_place_as_pytorch():
+    """A replaced child or parameter moved to the end, reordering state_dict."""
+    def build(n):
+        model = n.Sequential(n.Linear(2, 3), n.ReLU(), n.Linear(3, 1))
+        model[0] = n.Linear(2, 3)
+        model.add_module("1", n.Tanh())
+        setattr(model, "0", n.Linear(2, 3))
+        return model
+
+    ours, theirs = build(nn), build(torch.nn)
+    ours[0].weight = Tensor.zeros(3, 2, requires_grad=True)
+    theirs[0].weight = torch.nn.Parameter(torch.zeros(3, 2))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == [
+        "0.weight", "0.bias", "2.weight", "2.bias"]
+    assert sizes(ours) == sizes(theirs)
+
+
+def sizes(model):
+    return [type(m).__name__ for m in model]
+
+
 def test_non_persistent_buffers_move_but_are_not_saved(backend):
     def build(n, **kw):
         bn = n.BatchNorm1d(2, **kw)

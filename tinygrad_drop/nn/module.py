@@ -49,18 +49,23 @@ class Module:
                     if value is not None:
                         value.name = name
                     return
-        self._forget(name)
         if isinstance(value, Module):
+            self._forget(name, keep=self._modules)  # a replaced child keeps its place
             self._add_module(name, value)
         elif trainable:
+            self._forget(name, keep=self._parameters)
             self._parameters[name] = value
             value.name = name
         else:
+            self._forget(name)
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: dict[str, Any] | None = None) -> None:
+        """Drop ``name`` from every table but ``keep`` (where it is about to be replaced, in
+        place, so the order of children and parameters stays PyTorch's)."""
         for table in (self._parameters, self._buffers, self._modules, self.__dict__):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
         self._non_persistent.discard(name)
 
     def __delattr__(self, name: str) -> None:
