@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .base import Backend, BackendUnavailableError
 from .cuda_source import KERNEL_NAMES, kernel_source
 from .generator import keep_threshold
+from .numpy_backend import native_byte_order
 from .philox import PhiloxStreamGenerator
 
 try:
@@ -76,6 +79,8 @@ class CupyBackend(Backend):
 
     # -- arrays ---------------------------------------------------------------------------
     def asarray(self, data: Any, dtype: Any = None) -> Any:
+        if isinstance(data, np.ndarray):
+            data = native_byte_order(data)
         return cupy.asarray(data, dtype=None if dtype is None else self.dtype(dtype))
 
     def to_numpy(self, array: Any) -> Any:

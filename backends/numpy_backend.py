@@ -96,7 +96,8 @@ class NumpyBackend(Backend):
         self.allocator_tuned = tune_allocator()
 
     def asarray(self, data: Any, dtype: Any = None) -> np.ndarray:
-        return np.asarray(data, dtype=None if dtype is None else self.dtype(dtype))
+        return native_byte_order(np.asarray(data, dtype=None if dtype is None
+                                            else self.dtype(dtype)))
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.array(array, copy=True)
@@ -112,3 +113,9 @@ class NumpyBackend(Backend):
 
     def new_generator(self, seed: int) -> NumpyGenerator:
         return NumpyGenerator(seed)
+
+
+def native_byte_order(array: np.ndarray) -> np.ndarray:
+    """``array`` in the machine's byte order (a big-endian file's arrays are converted once, so
+    no tensor ever holds ``>f4`` data)."""
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))

@@ -14,7 +14,7 @@ import numpy as np
 
 from .base import Backend, BackendUnavailableError
 from .generator import Generator
-from .numpy_backend import NumpyGenerator
+from .numpy_backend import NumpyGenerator, native_byte_order
 
 try:
     import array_api_strict as xp_strict
@@ -68,7 +68,7 @@ class StrictBackend(Backend):
         dtype = None if dtype is None else self.dtype(dtype)
         if isinstance(data, StrictArray):
             return data if dtype is None else xp_strict.astype(data, dtype)
-        return xp_strict.asarray(np.asarray(data), dtype=dtype)
+        return xp_strict.asarray(native_byte_order(np.asarray(data)), dtype=dtype)
 
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.array(array, copy=True)

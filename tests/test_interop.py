@@ -115,3 +115,12 @@ def test_td_tensor_is_the_constructor_not_a_module():
     assert callable(td.tensor) and t.dtype == td.float64 and t.requires_grad
     assert td.tensor([1.0]).dtype == td.float32 and td.tensor(2).dtype == td.int64
     assert math.isclose(td.tensor([0.1]).item(), 0.1, rel_tol=1e-7)
+
+
+def test_big_endian_arrays_become_native_tensors(backend):
+    """A big-endian array (from a file written on another machine) is converted once: the
+    tensor holds native-order data on every backend."""
+    big = np.arange(3, dtype=">f4")
+    t = td.Tensor(big, backend=backend)
+    assert t.dtype == td.float32 and t.tolist() == [0.0, 1.0, 2.0]
+    assert np.asarray(t).dtype.isnative and (t * 2.0).tolist() == [0.0, 2.0, 4.0]
