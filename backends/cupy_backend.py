@@ -81,7 +81,12 @@ class CupyBackend(Backend):
     def asarray(self, data: Any, dtype: Any = None) -> Any:
         if isinstance(data, np.ndarray):
             data = native_byte_order(data)
-        return cupy.asarray(data, dtype=None if dtype is None else self.dtype(dtype))
+        try:
+            return cupy.asarray(data, dtype=None if dtype is None else self.dtype(dtype))
+        except ValueError as exc:  # CuPy says ValueError where NumPy's types say TypeError
+            if "dtype" in str(exc):
+                raise TypeError(str(exc)) from exc
+            raise
 
     def to_numpy(self, array: Any) -> Any:
         return cupy.asnumpy(array)
