@@ -93,6 +93,91 @@ class NormKernels(Kernels):
         return self.xp.sum(x, axis=(0, *range(2, x.ndim)))
 
 
+class PoolKernels(Kernels):
+    """2-D max and average pooling of (N, C, H, W) arrays: a loop over the kh*kw kernel
+    positions, each one strided slice of the whole (padded) batch."""
+
+    family = "pool"
+
+    def padded(self, x: Any, padding: tuple[int, int], fill: float) -> Any:
+        """``x`` with ``padding`` rows/columns of ``fill`` on each side of its last two axes."""
+        ph, pw = padding
+        if not ph and not pw:
+            return x
+        n, c, h, w = x.shape
+        out = self.xp.full((n, c, h + 2 * ph, w + 2 * pw), fill, dtype=x.dtype)
+        out[:, :, ph:ph + h, pw:pw + w] = x
+        return out
+
+    @staticmethod
+    def windows(kernel: tuple[int, int], stride: tuple[int, int],
+                out_hw: tuple[int, int]) -> Any:
+        """For each kernel position k = i * kw + j (row-major), the index of the (N, C, OH, OW)
+        slice of the padded input that holds that element of every window."""
+        (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+        for i in range(kh):
+            for j in range(kw):
+                yield i * kw + j, (slice(None), slice(None),
+                                   slice(i, i + sh * (oh - 1) + 1, sh),
+                                   slice(j, j + sw * (ow - 1) + 1, sw))
+
+    def max_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int], out_hw: tuple[int, int]) -> tuple[Any, Any]:
+        """``(out, where)``: the window maxima of ``x`` padded with -inf, and per output element
+        the kernel position (uint8, or int16 past 255 positions) of its first maximal element;
+        a NaN wins over any number, as in PyTorch."""
+        xp = self.xp
+        index_dtype = xp.uint8 if kernel[0] * kernel[1] <= 256 else xp.int16
+        padded = self.padded(x, padding, -float("inf"))
+        best = where = None
+        for k, window in self.windows(kernel, stride, out_hw):
+            value = padded[window]
+            if best is None:
+                best = xp.asarray(value, copy=True)
+                where = xp.zeros(best.shape, dtype=index_dtype)
+                continue
+            better = (value > best) | xp.isnan(value)
+            best = xp.where(better, value, best)
+            where = xp.where(better, xp.asarray(k, dtype=index_dtype), where)
+        return best, where
+
+    def max_backward(self, g: Any, where: Any, in_shape: tuple[int, ...],
+                     kernel: tuple[int, int], stride: tuple[int, int],
+                     padding: tuple[int, int]) -> Any:
+        """The input gradient: each output's gradient added at its window's recorded maximum."""
+        xp = self.xp
+        grad = self.padded(xp.zeros(in_shape, dtype=g.dtype), padding, 0.0)
+        for k, window in self.windows(kernel, stride, g.shape[2:]):
+            grad[window] = grad[window] + xp.where(where == k, g, xp.zeros((), dtype=g.dtype))
+        return self.cropped(grad, padding)
+
+    def avg_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+        """The window means of ``x`` padded with zeros, each divided by kh * kw."""
+        padded = self.padded(x, padding, 0.0)
+        total = None
+        for _, window in self.windows(kernel, stride, out_hw):
+            total = (self.xp.asarray(padded[window], copy=True) if total is None
+                     else total + padded[window])
+        return total / (kernel[0] * kernel[1])
+
+    def avg_backward(self, g: Any, in_shape: tuple[int, ...], kernel: tuple[int, int],
+                     stride: tuple[int, int], padding: tuple[int, int]) -> Any:
+        """The input gradient: each output's gradient / (kh * kw) to its whole window."""
+        share = g / (kernel[0] * kernel[1])
+        grad = self.padded(self.xp.zeros(in_shape, dtype=g.dtype), padding, 0.0)
+        for _, window in self.windows(kernel, stride, g.shape[2:]):
+            grad[window] = grad[window] + share
+        return self.cropped(grad, padding)
+
+    @staticmethod
+    def cropped(grad: Any, padding: tuple[int, int]) -> Any:
+        """The padded gradient without its padding."""
+        ph, pw = padding
+        h, w = grad.shape[2] - 2 * ph, grad.shape[3] - 2 * pw
+        return grad[:, :, ph:ph + h, pw:pw + w]
+
+
 class ShapeKernels(Kernels):
     """Indexing's scatter."""
 
@@ -115,7 +200,7 @@ def _host_index(backend: Backend, index: Any) -> Any:
 
 
 PORTABLE: dict[str, type[Kernels]] = {cls.family: cls for cls in (
-    ActivationKernels, DropoutKernels, LinearKernels, NormKernels, ShapeKernels)}
+    ActivationKernels, DropoutKernels, LinearKernels, NormKernels, PoolKernels, ShapeKernels)}
 
 
 def portable_kernels(family: str) -> type[Kernels]:

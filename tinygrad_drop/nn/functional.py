@@ -13,8 +13,12 @@ from ..functions import pad
 from ..ops.activation import ELU, GELU, GELU_MODES, LeakyReLU, SiLU, Softplus
 from ..ops.dropout import MODES as DROPOUT_MODES
 from ..ops.dropout import Dropout
+from ..ops.dropout import Dropout2d as Dropout2dOp
 from ..ops.linear import Linear
 from ..ops.norm import BatchNorm
+from ..ops.pool import AvgPool2d as AvgPool2dOp
+from ..ops.pool import MaxPool2d as MaxPool2dOp
+from ..ops.pool import pool_params
 from ..tensor_core import Tensor
 from ._args import check_floating, check_tensor, number, warn_at_caller
 from .loss_functions import (
@@ -203,3 +207,52 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     check_floating(x, "softplus")
     return Softplus.apply(x, beta=number(beta, "beta", "softplus"),
                           threshold=number(threshold, "threshold", "softplus"))
+
+
+# -- pooling and spatial dropout (issue 15)
+
+__all__ += ["avg_pool2d", "dropout2d", "max_pool2d"]
+
+_DROPOUT2D_3D = ("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D "
+                 "dropout behavior is desired - input is interpreted as shape (N, C, L), where C "
+                 "is the channel dim. This behavior will change in a future release to interpret "
+                 "the input as one without a batch dimension, i.e. shape (C, H, W). To maintain "
+                 "the 1D channel-wise dropout behavior, please switch to using dropout1d instead.")
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Max over each kh x kw window of (N, C, H, W) or (C, H, W) input, moved by ``stride``
+    (default: the kernel) over the input padded with -inf by ``padding`` (at most half the
+    kernel); out size ``(H + 2 * ph - kh) // sh + 1``. The gradient goes to the first maximal
+    element of each window, as in PyTorch. One graph node."""
+    check_floating(input, "max_pool2d")
+    kernel, step, pad = pool_params(kernel_size, stride, padding, "max_pool2d")
+    return MaxPool2dOp.apply(input, kernel=kernel, stride=step, padding=pad)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0) -> Tensor:
+    """Mean over each kh x kw window, as ``max_pool2d`` but zero padding, counted in the mean
+    (PyTorch's default ``count_include_pad=True``): every window is divided by kh * kw."""
+    check_floating(input, "avg_pool2d")
+    kernel, step, pad = pool_params(kernel_size, stride, padding, "avg_pool2d")
+    return AvgPool2dOp.apply(input, kernel=kernel, stride=step, padding=pad)
+
+
+def dropout2d(input: Tensor, p: float = P_DEFAULT, training: bool = True, *,
+              keep_prob: float | None = None, mode: str = "inverted",
+              generator: Generator | None = None) -> Tensor:
+    """Spatial dropout: each whole channel ``input[n, c]`` of (N, C, H, W) input is zeroed with
+    probability ``p`` (or kept with ``keep_prob``), one draw per (sample, channel); conventions,
+    modes and the edge cases p = 0 (the input itself, no draw) and p = 1 (zeros) as
+    ``dropout``. 3-D input is taken as (N, C, L) with PyTorch 2.13's warning."""
+    check_tensor(input, "dropout2d")
+    p, keep = dropout_rates(p, keep_prob, mode, where="dropout2d")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected 4-D (N, C, H, W) or 3-D input, got "
+                         f"{input.ndim}-D input of shape {input.shape}")
+    if input.ndim == 3:
+        warn_at_caller(_DROPOUT2D_3D)
+    if Dropout2dOp.passes_through(keep, mode, training):
+        return input
+    return Dropout2dOp.apply(input, p=p, keep=keep, mode=mode, training=bool(training),
+                             generator=generator)

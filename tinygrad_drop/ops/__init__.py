@@ -14,7 +14,7 @@ from its family's module (``from tinygrad_drop.ops.dropout import Dropout``).
 - ``linear``: the linear layer
 - ``norm``: batch normalisation over (N, C, *)
 - ``loss``: softmax cross-entropy
-Convolution and pooling will be ``conv`` and ``pool``.
+- ``pool``: 2-D max and average pooling
 """
 
 from . import (
@@ -27,13 +27,14 @@ from . import (
     loss,
     matmul,
     norm,
+    pool,
     reduce,
     select,
     shape,
 )
 
 FAMILIES = (elementwise, reduce, shape, index, join, select, matmul, activation, dropout, linear,
-            norm, loss)
+            norm, loss, pool)
 
 __all__ = ["FAMILIES", "activation", "dropout", "elementwise", "index", "join", "linear", "loss",
-           "matmul", "norm", "reduce", "select", "shape"]
+           "matmul", "norm", "pool", "reduce", "select", "shape"]

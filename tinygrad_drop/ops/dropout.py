@@ -91,3 +91,39 @@ class Dropout(Op):
         if self.saved is None:
             raise RuntimeError("dropout: the mask was freed by backward (use retain_graph=True)")
         return self.kernels.mask(self.saved)
+
+
+class Dropout2d(Dropout):
+    """Spatial dropout of (N, C, H, W) input (or any (N, C, *)): one draw per (sample,
+    channel), the whole feature map kept or dropped. Training: ``x * mask[n, c] / keep``
+    (inverted) or ``x * mask[n, c]`` (vanilla); inference (vanilla): ``x * keep``. The mask is
+    N*C booleans (1 byte per channel), saved shaped (N, C, 1, 1) so that backward is the same
+    broadcast ``grad * mask / keep``. The drawing shows the fraction of channels dropped."""
+
+    name = "dropout2d"
+
+    def describe(self) -> list[str]:
+        lines = super().describe()
+        if self.training:
+            lines[-1] += " of channels"
+        return lines
+
+    def forward(self, x: Any) -> Any:
+        if not self.training or certain_keep(self.keep) is not None:
+            return super().forward(x)  # x * keep, a copy, or zeros: nothing to draw
+        xp = self.backend.xp
+        channels = tuple(x.shape[:2])
+        self.size = math.prod(channels)
+        mask = (self.generator or self.backend.generator).bernoulli_mask(channels, self.keep)
+        if not self.backend.is_array(mask):
+            raise TypeError(f"the generator makes {type(mask).__name__} masks, not "
+                            f"{self.backend.name!r} arrays; use a generator of the input's "
+                            "backend")
+        self.kept = xp.count_nonzero(mask)  # stays on the device until it is shown
+        self.saved = xp.reshape(mask, channels + (1,) * (x.ndim - 2))
+        return self.kernels.masked_scale(x, self.saved, self.divisor)
+
+    def mask(self) -> Any:
+        """The (N, C) boolean keep-mask of this training pass (until backward frees it)."""
+        mask = super().mask()
+        return self.backend.xp.reshape(mask, tuple(mask.shape[:2]))
