@@ -6,16 +6,20 @@ from .mc import mc_predict
 from .modules import (
     ELU,
     GELU,
+    AvgPool2d,
     BatchNorm1d,
+    BatchNorm2d,
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Dropout,
+    Dropout2d,
     Flatten,
     Identity,
     LeakyReLU,
     Linear,
     LogSoftmax,
+    MaxPool2d,
     Module,
     ModuleList,
     MSELoss,
@@ -32,3 +36,4 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "D
            "Flatten", "GELU", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "MSELoss",
            "Module", "ModuleList", "NLLLoss", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
            "Tanh", "functional", "init", "mc_predict"]
+__all__ += ["AvgPool2d", "BatchNorm2d", "Dropout2d", "MaxPool2d"]

@@ -1,4 +1,5 @@
-"""Layers with parameters or state: Linear, Identity, Flatten, Dropout, BatchNorm1d."""
+"""Layers with parameters or state: Linear, Identity, Flatten, Dropout, Dropout2d, BatchNorm1d,
+BatchNorm2d."""
 
 from __future__ import annotations
 
@@ -68,12 +69,14 @@ class Dropout(Module):
     ``mode`` is 'inverted' (scale by 1/keep in training) or 'vanilla' (scale by keep at
     inference); masks come from ``generator`` (default: the backend's). The rate is held
     exactly as given, and setting ``p``, ``keep_prob`` or ``mode`` takes effect on the next
-    call (``model[2].p = 0.0``)."""
+    call (``model[2].p = 0.0``). ``Dropout2d`` shares all this, with spatial dropout."""
+
+    _function = staticmethod(F.dropout)
 
     def __init__(self, p: float = F.P_DEFAULT, *, keep_prob: float | None = None,
                  mode: str = "inverted", generator: Generator | None = None) -> None:
         super().__init__()
-        F.dropout_rates(p, keep_prob, mode, where="Dropout")  # both given, bad values
+        F.dropout_rates(p, keep_prob, mode, where=self._where)  # both given, bad values
         self.mode = mode
         if keep_prob is None:
             self.p = p
@@ -89,7 +92,7 @@ class Dropout(Module):
 
     @p.setter
     def p(self, value: float) -> None:
-        self._rate = ("p", F.dropout_rates(value, where="Dropout")[0])
+        self._rate = ("p", F.dropout_rates(value, where=self._where)[0])
 
     @property
     def keep_prob(self) -> float:
@@ -99,7 +102,7 @@ class Dropout(Module):
 
     @keep_prob.setter
     def keep_prob(self, value: float) -> None:
-        self._rate = ("keep_prob", F.dropout_rates(keep_prob=value, where="Dropout")[1])
+        self._rate = ("keep_prob", F.dropout_rates(keep_prob=value, where=self._where)[1])
 
     @property
     def mode(self) -> str:
@@ -108,22 +111,37 @@ class Dropout(Module):
 
     @mode.setter
     def mode(self, value: str) -> None:
-        F.dropout_rates(mode=value, where="Dropout")
+        F.dropout_rates(mode=value, where=self._where)
         self._mode = value
+
+    @property
+    def _where(self) -> str:
+        return type(self).__name__
 
     def forward(self, x: Tensor) -> Tensor:
         convention, value = self._rate
         if convention == "p":
-            return F.dropout(x, value, self.training, mode=self.mode, generator=self.generator)
-        return F.dropout(x, training=self.training, keep_prob=value, mode=self.mode,
-                         generator=self.generator)
+            return self._function(x, value, self.training, mode=self.mode,
+                                  generator=self.generator)
+        return self._function(x, training=self.training, keep_prob=value, mode=self.mode,
+                              generator=self.generator)
 
     def extra_repr(self) -> str:
         return f"p={self.p:g}, mode={self.mode!r}"
 
 
-class BatchNorm1d(Module):
-    """Batch normalisation over (N, C) or (N, C, L) input, exactly as torch.nn.BatchNorm1d.
+class Dropout2d(Dropout):
+    """Spatial dropout (``F.dropout2d``) following the module's train/eval mode: each whole
+    channel of (N, C, H, W) input is dropped with probability ``p`` (one draw per sample and
+    channel). Conventions, modes, ``generator`` and settable ``p`` / ``keep_prob`` / ``mode``
+    as ``Dropout`` (it is one, so ``nn.mc_predict`` samples it too)."""
+
+    _function = staticmethod(F.dropout2d)
+
+
+class _BatchNorm(Module):
+    """Batch normalisation over the channels (axis 1), exactly as torch.nn.BatchNormNd; the
+    subclasses say which input ranks they take (``ranks``, described by ``expected``).
 
     Training normalises with the batch mean and biased variance and updates
     ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance);
@@ -149,9 +167,9 @@ class BatchNorm1d(Module):
                                  Tensor(0, dtype="int64", backend=backend))
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim not in (2, 3):
-            raise ValueError(f"BatchNorm1d: expected input of shape (N, C) or (N, C, L), got "
-                             f"{x.shape}")
+        if x.ndim not in self.ranks:
+            raise ValueError(f"{type(self).__name__}: expected input of shape {self.expected}, "
+                             f"got {x.shape} ({x.ndim}-D input)")
         factor = self.momentum  # shown in the graph; only applied when updating statistics
         if self.training and self.track_running_stats:
             self.num_batches_tracked.data = self.num_batches_tracked.data + 1
@@ -167,3 +185,17 @@ class BatchNorm1d(Module):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over (N, C) or (N, C, L) input, exactly as torch.nn.BatchNorm1d (see
+    ``_BatchNorm``: momentum, running statistics, the naming trap)."""
+
+    ranks, expected = (2, 3), "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) input over N, H and W per channel, exactly as
+    torch.nn.BatchNorm2d (see ``_BatchNorm``); other ranks are a ValueError."""
+
+    ranks, expected = (4,), "(N, C, H, W)"
