@@ -18,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_bn  # noqa: E402
+import bench_cnn  # noqa: E402
 import bench_dropout  # noqa: E402
 import bench_gpu  # noqa: E402
 import bench_memory  # noqa: E402
@@ -49,6 +50,8 @@ TARGETS = [
      ("forward 256x4096", "bandwidth floor"), 8.0),
     ("GPU MLP step vs PyTorch CUDA, batch 8192", ("step batch 8192", "tinygrad_drop"),
      ("step batch 8192", "pytorch cuda"), 1.3),
+    ("cnn step vs PyTorch, batch 128", (bench_cnn.case(128), "tinygrad_drop"),
+     (bench_cnn.case(128), "pytorch cpu"), 1.0),
 ]
 for _size in bench_gpu.DROPOUT_SIZES:  # on the GPU only; skipped (no rows) elsewhere
     for _direction in ("forward", "backward"):
@@ -62,7 +65,8 @@ for _size in bench_gpu.DROPOUT_SIZES:  # on the GPU only; skipped (no rows) else
 
 def collect(quick: bool) -> list[dict]:
     rows = []
-    for module in (bench_mlp, bench_overhead, bench_bn, bench_dropout, bench_memory, bench_gpu):
+    for module in (bench_mlp, bench_overhead, bench_bn, bench_dropout, bench_memory, bench_cnn,
+                   bench_gpu):
         print(f"running {module.__name__} ...", file=sys.stderr, flush=True)
         rows += module.collect(quick)
         if module is bench_mlp:
