@@ -40,6 +40,58 @@ class ActivationKernels(Kernels):
         return self.xp.where(positive, g, 0)
 
 
+class ConvKernels(Kernels):
+    """Convolution's im2col: padding, the columns and their adding back, all channels-last
+    (see ops/conv.py for the layout)."""
+
+    family = "conv"
+
+    def pad(self, x: Any, padding: tuple[int, int]) -> Any:
+        """``x`` (N, C, H, W) with ``padding`` zeros on each side of H and W, laid out
+        channels-last in memory (a (N, H, W, C) array seen as NCHW)."""
+        xp, (ph, pw) = self.xp, padding
+        n, c, h, w = x.shape
+        out = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
+        out[:, ph:ph + h, pw:pw + w, :] = xp.permute_dims(x, (0, 2, 3, 1))
+        return xp.permute_dims(out, (0, 3, 1, 2))
+
+    def columns(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+        """The im2col columns of padded ``x`` (N, C, H, W): a (N, OH, OW, KH, KW, C) array with
+        ``[n, y, x, i, j, c] = x[n, c, y*sh + i*dh, x*sw + j*dw]``. Portable version: the
+        KH*KW strided slices of the input, stacked."""
+        xp = self.xp
+        nhwc = xp.permute_dims(x, (0, 2, 3, 1))
+        parts = [nhwc[:, i * dilation[0]:i * dilation[0] + stride[0] * (out_hw[0] - 1) + 1:
+                      stride[0],
+                      j * dilation[1]:j * dilation[1] + stride[1] * (out_hw[1] - 1) + 1:
+                      stride[1], :]
+                 for i in range(kernel[0]) for j in range(kernel[1])]
+        n, c = x.shape[0], x.shape[1]
+        return xp.reshape(xp.stack(parts, axis=3), (n, *out_hw, *kernel, c))
+
+    def col2im(self, cols: Any, shape: tuple[int, ...], stride: tuple[int, int],
+               dilation: tuple[int, int]) -> Any:
+        """The adjoint of ``columns``: (N, OH, OW, KH, KW, C) values added back into a zero
+        array of the padded input's ``shape`` (N, C, H, W), one strided add per kernel
+        position; returned channels-last in memory, seen as NCHW."""
+        xp = self.xp
+        n, oh, ow, kh, kw, c = cols.shape
+        out = xp.zeros((n, shape[2], shape[3], c), dtype=cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (oh - 1) + 1,
+                             stride[0])
+                across = slice(j * dilation[1], j * dilation[1] + stride[1] * (ow - 1) + 1,
+                               stride[1])
+                out[:, rows, across, :] = out[:, rows, across, :] + cols[:, :, :, i, j, :]
+        return xp.permute_dims(out, (0, 3, 1, 2))
+
+    def bias_grad(self, g: Any) -> Any:
+        """Column sums of the 2-D output gradient ``g`` (N*OH*OW, OC): the bias gradient."""
+        return self.xp.sum(g, axis=0)
+
+
 class DropoutKernels(Kernels):
     """Element-wise dropout in training mode: draw a mask, scale what it keeps; backward from
     what forward saved. The op asks only for 0 < keep < 1 (it settles keep = 0 and 1 itself)."""
@@ -200,7 +252,8 @@ def _host_index(backend: Backend, index: Any) -> Any:
 
 
 PORTABLE: dict[str, type[Kernels]] = {cls.family: cls for cls in (
-    ActivationKernels, DropoutKernels, LinearKernels, NormKernels, PoolKernels, ShapeKernels)}
+    ActivationKernels, ConvKernels, DropoutKernels, LinearKernels, NormKernels, PoolKernels,
+    ShapeKernels)}
 
 
 def portable_kernels(family: str) -> type[Kernels]:

@@ -13,10 +13,12 @@ import numpy as np
 
 from .kernels import (
     ActivationKernels,
+    ConvKernels,
     DropoutKernels,
     Kernels,
     LinearKernels,
     NormKernels,
+    PoolKernels,
     ShapeKernels,
 )
 
@@ -54,6 +56,37 @@ class NumpyActivationKernels(ActivationKernels):
         return np.multiply(g, positive)
 
 
+class NumpyConvKernels(ColumnSumKernels, ConvKernels):
+    """im2col as one copy of a strided window view, col2im as in-place strided adds, the bias
+    gradient as a BLAS product. On the seed CNN's second layer (batch 128, 32 -> 64 channels,
+    26x26) the columns take ~10 ms from channels-last memory (~36 ms from NCHW memory, hence
+    the layout), against ~18 ms for the product itself."""
+
+    def columns(self, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                dilation: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+        windows = np.lib.stride_tricks.sliding_window_view(
+            np.transpose(x, (0, 2, 3, 1)), span, axis=(1, 2))  # (N, OH', OW', C, SH, SW)
+        windows = windows[:, :stride[0] * (out_hw[0] - 1) + 1:stride[0],
+                          :stride[1] * (out_hw[1] - 1) + 1:stride[1], :,
+                          ::dilation[0], ::dilation[1]]
+        return np.ascontiguousarray(np.transpose(windows, (0, 1, 2, 4, 5, 3)))
+
+    def col2im(self, cols: np.ndarray, shape: tuple[int, ...], stride: tuple[int, int],
+               dilation: tuple[int, int]) -> np.ndarray:
+        n, oh, ow, kh, kw, c = cols.shape
+        out = np.zeros((n, shape[2], shape[3], c), dtype=cols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                view = out[:, i * dilation[0]:i * dilation[0] + stride[0] * (oh - 1) + 1:stride[0],
+                           j * dilation[1]:j * dilation[1] + stride[1] * (ow - 1) + 1:stride[1]]
+                np.add(view, cols[:, :, :, i, j, :], out=view)  # in place, no temporary
+        return np.transpose(out, (0, 3, 1, 2))
+
+    def bias_grad(self, g: np.ndarray) -> np.ndarray:
+        return self.column_sums(g)
+
+
 class NumpyDropoutKernels(DropoutKernels):
     """Dropout's mask applied as a boolean multiply and an in-place divide."""
 
@@ -78,6 +111,45 @@ class NumpyNormKernels(ColumnSumKernels, NormKernels):
         return np.sum(np.reshape(per_position, (x.shape[1], -1)), axis=1)
 
 
+class NumpyPoolKernels(PoolKernels):
+    """Max pooling with in-place ufuncs: the maxima by ``np.maximum(..., out=)``, then the first
+    maximal position by comparing each kernel position with them (last to first, so the first
+    wins); backward multiplies into (non-overlapping) or adds onto strided views of the gradient.
+    Measured at (128, 64, 24, 24) float32, kernel 2: forward+backward ~3x faster than the
+    portable where-chain."""
+
+    def max_forward(self, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int], out_hw: tuple[int, int]) -> tuple[Any, Any]:
+        padded = self.padded(x, padding, -np.inf)
+        views = [padded[window] for _, window in self.windows(kernel, stride, out_hw)]
+        best = views[0].copy()
+        for view in views[1:]:
+            np.maximum(best, view, out=best)
+        if np.isnan(best).any():  # NaN wins in its own window: the portable rule places it
+            return super().max_forward(x, kernel, stride, padding, out_hw)
+        where = np.zeros(best.shape, np.uint8 if len(views) <= 256 else np.int16)
+        equal = np.empty(best.shape, bool)
+        for k in range(len(views) - 1, 0, -1):
+            np.equal(views[k], best, out=equal)
+            np.copyto(where, k, where=equal)
+        return best, where
+
+    def max_backward(self, g: np.ndarray, where: np.ndarray, in_shape: tuple[int, ...],
+                     kernel: tuple[int, int], stride: tuple[int, int],
+                     padding: tuple[int, int]) -> np.ndarray:
+        ph, pw = padding
+        grad = np.zeros((*in_shape[:2], in_shape[2] + 2 * ph, in_shape[3] + 2 * pw), g.dtype)
+        disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+        chosen = np.empty(where.shape, bool)
+        for k, window in self.windows(kernel, stride, g.shape[2:]):
+            np.equal(where, k, out=chosen)
+            if disjoint:  # each input element is in one window at most: write, not add
+                np.multiply(g, chosen, out=grad[window])
+            else:
+                grad[window] += g * chosen
+        return self.cropped(grad, padding)
+
+
 class NumpyShapeKernels(ShapeKernels):
     """Scatter-add in place with ``np.add.at``."""
 
@@ -86,5 +158,7 @@ class NumpyShapeKernels(ShapeKernels):
         return target
 
 
-FAMILIES = {cls.family: cls for cls in (NumpyActivationKernels, NumpyDropoutKernels,
-                                        NumpyLinearKernels, NumpyNormKernels, NumpyShapeKernels)}
+FAMILIES = {cls.family: cls for cls in (NumpyActivationKernels, NumpyConvKernels,
+                                        NumpyDropoutKernels,
+                                        NumpyLinearKernels, NumpyNormKernels, NumpyPoolKernels,
+                                        NumpyShapeKernels)}

@@ -11,6 +11,7 @@ from typing import Any
 from ..backends import Generator
 from ..functions import pad
 from ..ops.activation import ELU, GELU, GELU_MODES, LeakyReLU, SiLU, Softplus
+from ..ops.conv import Conv2d, conv2d_params
 from ..ops.dropout import MODES as DROPOUT_MODES
 from ..ops.dropout import Dropout
 from ..ops.dropout import Dropout2d as Dropout2dOp
@@ -256,3 +257,30 @@ def dropout2d(input: Tensor, p: float = P_DEFAULT, training: bool = True, *,
         return input
     return Dropout2dOp.apply(input, p=p, keep=keep, mode=mode, training=bool(training),
                              generator=generator)
+
+
+# -- convolution --------------------------------------------------------------------------------
+__all__ += ["conv2d"]
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,
+           padding: Any = 0, dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation, PyTorch's ``conv2d``: ``input`` (N, C, H, W) (or unbatched
+    (C, H, W)), ``weight`` (OC, C/groups, kH, kW), ``bias`` (OC,); ``stride``, ``padding``
+    and ``dilation`` are ints or (h, w) pairs, ``padding`` also 'valid' or 'same'. The output
+    is (N, OC, OH, OW) with OH = floor((H + 2*pH - dH*(kH-1) - 1) / sH) + 1 (and OW alike).
+    One graph node (im2col and one matrix product; see ``ops/conv.py``)."""
+    check_floating(input, "conv2d")
+    check_tensor(weight, "conv2d")
+    if bias is not None:
+        check_tensor(bias, "conv2d")
+    step, dil, before, after, groups = conv2d_params(tuple(weight.shape), stride, padding,
+                                                     dilation, groups)
+    unbatched = input.ndim == 3
+    x = input.unsqueeze(0) if unbatched else input
+    if before != after:  # 'same' with an even kernel: the extra zero goes after
+        x = pad(x, (before[1], after[1], before[0], after[0]))
+        before = (0, 0)
+    out = Conv2d.apply(x, weight, bias, stride=step, padding=before, dilation=dil,
+                       groups=groups)
+    return out.squeeze(0) if unbatched else out

@@ -14,11 +14,13 @@ from its family's module (``from tinygrad_drop.ops.dropout import Dropout``).
 - ``linear``: the linear layer
 - ``norm``: batch normalisation over (N, C, *)
 - ``loss``: softmax cross-entropy
+- ``conv``: 2-D convolution (im2col and one matrix product)
 - ``pool``: 2-D max and average pooling
 """
 
 from . import (
     activation,
+    conv,
     dropout,
     elementwise,
     index,
@@ -34,7 +36,7 @@ from . import (
 )
 
 FAMILIES = (elementwise, reduce, shape, index, join, select, matmul, activation, dropout, linear,
-            norm, loss, pool)
+            norm, loss, conv, pool)
 
-__all__ = ["FAMILIES", "activation", "dropout", "elementwise", "index", "join", "linear", "loss",
-           "matmul", "norm", "pool", "reduce", "select", "shape"]
+__all__ = ["FAMILIES", "activation", "conv", "dropout", "elementwise", "index", "join", "linear",
+           "loss", "matmul", "norm", "pool", "reduce", "select", "shape"]
