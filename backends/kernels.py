@@ -199,8 +199,10 @@ class PoolKernels(Kernels):
         """The input gradient: each output's gradient added at its window's recorded maximum."""
         xp = self.xp
         grad = self.padded(xp.zeros(in_shape, dtype=g.dtype), padding, 0.0)
+        disjoint = self.disjoint(kernel, stride)
         for k, window in self.windows(kernel, stride, g.shape[2:]):
-            grad[window] = grad[window] + xp.where(where == k, g, xp.zeros((), dtype=g.dtype))
+            share = xp.where(where == k, g, xp.zeros((), dtype=g.dtype))
+            grad[window] = share if disjoint else grad[window] + share
         return self.cropped(grad, padding)
 
     def avg_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
@@ -218,9 +220,15 @@ class PoolKernels(Kernels):
         """The input gradient: each output's gradient / (kh * kw) to its whole window."""
         share = g / (kernel[0] * kernel[1])
         grad = self.padded(self.xp.zeros(in_shape, dtype=g.dtype), padding, 0.0)
+        disjoint = self.disjoint(kernel, stride)
         for _, window in self.windows(kernel, stride, g.shape[2:]):
-            grad[window] = grad[window] + share
+            grad[window] = share if disjoint else grad[window] + share
         return self.cropped(grad, padding)
+
+    @staticmethod
+    def disjoint(kernel: tuple[int, int], stride: tuple[int, int]) -> bool:
+        """Whether no two windows overlap, so backward writes each slice instead of adding."""
+        return stride[0] >= kernel[0] and stride[1] >= kernel[1]
 
     @staticmethod
     def cropped(grad: Any, padding: tuple[int, int]) -> Any:

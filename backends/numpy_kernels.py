@@ -113,13 +113,14 @@ class NumpyNormKernels(ColumnSumKernels, NormKernels):
 
 class NumpyPoolKernels(PoolKernels):
     """Max pooling with in-place ufuncs: the maxima by ``np.maximum(..., out=)``, then the first
-    maximal position by comparing each kernel position with them (last to first, so the first
-    wins); backward multiplies into (non-overlapping) or adds onto strided views of the gradient.
-    Measured at (128, 64, 24, 24) float32, kernel 2: forward+backward ~3x faster than the
-    portable where-chain."""
+    maximal position by comparing each kernel position with them; backward multiplies into
+    (non-overlapping windows) or adds onto strided views of the gradient."""
 
     def max_forward(self, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                     padding: tuple[int, int], out_hw: tuple[int, int]) -> tuple[Any, Any]:
+        positions = kernel[0] * kernel[1]
+        if positions > 255:  # the uint8 trick below needs K - k to fit a byte
+            return super().max_forward(x, kernel, stride, padding, out_hw)
         padded = self.padded(x, padding, -np.inf)
         views = [padded[window] for _, window in self.windows(kernel, stride, out_hw)]
         best = views[0].copy()
@@ -127,19 +128,24 @@ class NumpyPoolKernels(PoolKernels):
             np.maximum(best, view, out=best)
         if np.isnan(best).any():  # NaN wins in its own window: the portable rule places it
             return super().max_forward(x, kernel, stride, padding, out_hw)
-        where = np.zeros(best.shape, np.uint8 if len(views) <= 256 else np.int16)
+        # The first maximal position is K - max_k (K - k) * [view_k == best]: byte arithmetic
+        # in place, ~3x faster than masked assignment (np.copyto(where=)).
+        first = np.zeros(best.shape, np.uint8)
         equal = np.empty(best.shape, bool)
-        for k in range(len(views) - 1, 0, -1):
-            np.equal(views[k], best, out=equal)
-            np.copyto(where, k, where=equal)
-        return best, where
+        weighted = equal.view(np.uint8)
+        for k, view in enumerate(views):
+            np.equal(view, best, out=equal)
+            np.multiply(weighted, np.uint8(positions - k), out=weighted)
+            np.maximum(first, weighted, out=first)
+        np.subtract(np.uint8(positions), first, out=first)
+        return best, first
 
     def max_backward(self, g: np.ndarray, where: np.ndarray, in_shape: tuple[int, ...],
                      kernel: tuple[int, int], stride: tuple[int, int],
                      padding: tuple[int, int]) -> np.ndarray:
         ph, pw = padding
         grad = np.zeros((*in_shape[:2], in_shape[2] + 2 * ph, in_shape[3] + 2 * pw), g.dtype)
-        disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+        disjoint = self.disjoint(kernel, stride)
         chosen = np.empty(where.shape, bool)
         for k, window in self.windows(kernel, stride, g.shape[2:]):
             np.equal(where, k, out=chosen)
