@@ -135,3 +135,20 @@ def test_state_follows_a_parameter_cast_after_stepping(backend):
             w.data = w._backend.xp.astype(w.data, w._backend.dtype("float32"))
     assert w.dtype == "float32"
     assert all(opt.state[id(w)][k].dtype == w.data.dtype for k in ("square_avg", "acc_delta"))
+
+
+def test_zero_dim_parameter_matches_pytorch(backend):
+    """A 0-d parameter (a learned scale): NumPy's 0-d arithmetic gives scalars, not arrays."""
+    torch = pytest.importorskip("torch")
+    w = tensor(1.5, backend, requires_grad=True)
+    wt = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    opt, topt = optim.Adadelta([w], lr=0.5), torch.optim.Adadelta([wt], lr=0.5)
+    for _ in range(3):
+        opt.zero_grad()
+        topt.zero_grad()
+        (w * w * w).backward()
+        (wt * wt * wt).backward()
+        opt.step()
+        topt.step()
+    assert w.shape == ()
+    np.testing.assert_allclose(host(w), wt.item(), rtol=1e-12)

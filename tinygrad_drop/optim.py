@@ -177,14 +177,22 @@ class Adadelta(Optimizer):
             state["acc_delta"] = xp.zeros_like(value)
         acc_delta = state["acc_delta"]
         state["step"] = state.get("step", 0) + 1
-        # The state arrays are the optimizer's own, so they are updated in place (fewer
-        # temporaries on a 9216x128 layer); grad may be p.grad's array and is never written.
+        # The state arrays are the optimizer's own, so they are updated in place, and each
+        # temporary is made once and then worked on in place: a 9216x128 layer has no array
+        # to spare (grad may be p.grad's array and is never written). Products in PyTorch's
+        # order, (1 - rho) * g * g, so that float64 agrees to the last bits.
+        scaled = grad * (1 - rho)
+        scaled *= grad
         square_avg *= rho
-        square_avg += (1 - rho) * grad * grad
+        square_avg += scaled
         delta = xp.sqrt(acc_delta + eps)
         delta /= xp.sqrt(square_avg + eps)
         delta *= grad
+        scaled = delta * (1 - rho)
+        scaled *= delta
         acc_delta *= rho
-        acc_delta += (1 - rho) * delta * delta
-        value -= self.lr * delta
+        acc_delta += scaled
+        if self.lr != 1.0:  # the seed's lr is 1: no multiply
+            delta *= self.lr
+        value -= delta
         return value
