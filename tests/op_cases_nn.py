@@ -30,6 +30,17 @@ CASES = {
     "dropout_vanilla_inference": Case(lambda a: F.dropout(a, 0.25, False, mode="vanilla"),
                                       lambda a: a * 0.75, ((3, 4),), exact=Exact(
                                           ([4.0, -2.0],), [3.0, -1.5], ([0.75, 0.75],))),
+    # -- spatial dropout: one draw per (sample, channel); gradcheck replays the mask
+    "dropout2d_inverted": Case(lambda a: F.dropout2d(a, 0.4), None, ((3, 4, 2, 3),)),
+    "dropout2d_certain": Case(lambda a: F.dropout2d(a, 1.0), None, exact=Exact(  # zeros
+        ([[[[1.0, -2.0]], [[3.0, 0.5]]]],), [[[[0.0, 0.0]], [[0.0, 0.0]]]],
+        ([[[[0.0, 0.0]], [[0.0, 0.0]]]],))),
+    "dropout2d_vanilla": Case(lambda a: F.dropout2d(a, 0.4, mode="vanilla"), None,
+                              ((3, 4, 2, 3),)),
+    "dropout2d_vanilla_inference": Case(
+        lambda a: F.dropout2d(a, 0.25, False, mode="vanilla"), lambda a: a * 0.75,
+        ((2, 3, 2, 2),), exact=Exact(([[[[4.0, -2.0]]]],), [[[[3.0, -1.5]]]],
+                                     ([[[[0.75, 0.75]]]],))),
     # -- linear, norm, loss
     "linear": Case(lambda x, w, b: F.linear(x, w, b), torch_linear, ((5, 3), (4, 3), (4,)),
                    exact=Exact(([[1.0, 2.0]], [[3.0, 4.0]], [0.5]), [[11.5]],

@@ -8,8 +8,10 @@ class the package defines. Adding an op means adding its rows.
 
 import numpy as np
 import op_cases_activation
+import op_cases_conv
 import op_cases_elementwise
 import op_cases_nn
+import op_cases_pool
 import op_cases_reduce
 import op_cases_shape
 import pytest
@@ -21,7 +23,7 @@ from tinygrad_drop.autograd import Op, topological_order
 
 CASES = {}
 for _family in (op_cases_elementwise, op_cases_activation, op_cases_reduce, op_cases_shape,
-                op_cases_nn):
+                op_cases_nn, op_cases_pool):
     assert not CASES.keys() & _family.CASES.keys(), "two families name the same row"
     CASES.update(_family.CASES)
 WITH_TORCH = sorted(name for name, case in CASES.items() if case.torch is not None)
