@@ -23,7 +23,7 @@ from tinygrad_drop.autograd import Op, topological_order
 
 CASES = {}
 for _family in (op_cases_elementwise, op_cases_activation, op_cases_reduce, op_cases_shape,
-                op_cases_nn, op_cases_pool):
+                op_cases_nn, op_cases_pool, op_cases_conv):
     assert not CASES.keys() & _family.CASES.keys(), "two families name the same row"
     CASES.update(_family.CASES)
 WITH_TORCH = sorted(name for name, case in CASES.items() if case.torch is not None)
