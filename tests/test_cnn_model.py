@@ -142,3 +142,22 @@ def test_dropout_is_active_in_training_only(rng):
     assert not np.array_equal(a, b)  # fresh masks per call
     model.eval()
     np.testing.assert_array_equal(host(model(x)), host(model(x)))
+
+
+def test_readme_cnn_program_runs(monkeypatch, rng):
+    """The README's tinygrad_drop half of the side-by-side runs (one epoch of 200 images)."""
+    from pathlib import Path
+
+    from tinygrad_drop import data
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = text.split("## The seed's CNN", 1)[1].split("# tinygrad_drop\n", 1)[1]
+    block = block.split("```", 1)[0]
+    assert "range(12)" in block
+    x = rng.random((200, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 200)
+    monkeypatch.setattr(data, "mnist", lambda split: (x, y))
+    scope = {}
+    exec(compile(block.replace("range(12)", "range(1)"), "README.md", "exec"), scope)
+    assert scope["opt"].state and all(np.isfinite(host(p)).all()
+                                      for p in scope["model"].parameters())
