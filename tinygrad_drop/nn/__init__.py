@@ -11,6 +11,7 @@ from .modules import (
     BatchNorm2d,
     BCELoss,
     BCEWithLogitsLoss,
+    Conv2d,
     CrossEntropyLoss,
     Dropout,
     Dropout2d,
@@ -37,3 +38,4 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "D
            "Module", "ModuleList", "NLLLoss", "ReLU", "Sequential", "SiLU", "Sigmoid", "Softmax",
            "Tanh", "functional", "init", "mc_predict"]
 __all__ += ["AvgPool2d", "BatchNorm2d", "Dropout2d", "MaxPool2d"]
+__all__ += ["Conv2d"]

@@ -4,6 +4,7 @@ live in ``module`` (the base class), ``layers``, ``activations``, ``containers``
 
 from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from .containers import ModuleList, Sequential
+from .conv import Conv2d
 from .layers import BatchNorm1d, BatchNorm2d, Dropout, Dropout2d, Flatten, Identity, Linear
 from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, StateDictError
@@ -14,3 +15,4 @@ __all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "CrossEntropyLoss", "D
            "LogSoftmax", "MSELoss", "Module", "ModuleList", "NLLLoss", "ReLU", "Sequential",
            "SiLU", "Sigmoid", "Softmax", "StateDictError", "Tanh"]
 __all__ += ["AvgPool2d", "BatchNorm2d", "Dropout2d", "MaxPool2d"]
+__all__ += ["Conv2d"]
