@@ -1,8 +1,9 @@
 """The seed's CNN (Keras MNIST example: conv 32, conv 64, max-pool, dropout 0.25, dense 128,
 dropout 0.5, dense 10) training step at batch 128 on random 28x28 images: forward,
 cross-entropy, backward and an Adadelta step (rho=0.95, eps=1e-7, lr=1.0), float32. Ours and
-PyTorch CPU (2 threads), timed in turn within each repeat so that machine drift hits them alike;
-then the memory of one step, each library in a fresh process.
+PyTorch CPU (2 threads), timed in turn within each repeat so that machine drift hits them alike
+(median of the repeats, min-max); then the memory of one step, each library in a fresh
+process.
 
     python benchmarks/bench_cnn.py [--quick] [--batch 128] [--json out.json]
 
@@ -22,11 +23,9 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 import numpy as np
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_mlp import interleaved  # noqa: E402
 
 BATCH = 128
 KERAS = dict(lr=1.0, rho=0.95, eps=1e-7)  # the seed's Adadelta settings
@@ -77,6 +76,22 @@ def torch_step(size: int = BATCH, device: str = "cpu"):
         nn.functional.cross_entropy(model(x), y).backward()
         opt.step()
     return step
+
+
+def interleaved(peers: dict, repeats: int, steps: int) -> dict[str, list[float]]:
+    """Milliseconds per step for each peer, the peers timed in turn within each repeat. Each
+    turn starts with one untimed step: the other library's threads (PyTorch's OpenMP pool,
+    OpenBLAS's) keep spinning for a while after its last step and would be charged to this
+    one (alternating single steps measured both at 2-5x their time here)."""
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(repeats):
+        for name, step in peers.items():
+            step()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times[name].append((time.perf_counter() - start) / steps * 1e3)
+    return times
 
 
 MEMORY = """
@@ -139,7 +154,7 @@ def collect(quick: bool = False, size: int = BATCH) -> list[dict]:
     peers = {"tinygrad_drop": ours_step(size)}
     if have_torch:
         peers["pytorch cpu"] = torch_step(size)
-    times = interleaved(peers, repeats=3 if quick else 7, seconds=0.2 if quick else 0.5)
+    times = interleaved(peers, repeats=3 if quick else 7, steps=2 if quick else 4)
     rows = [dict(benchmark="cnn step", case=case(size), impl=name, unit="ms",
                  median=statistics.median(values), min=min(values), max=max(values))
             for name, values in times.items()]
