@@ -1,5 +1,5 @@
 """Dropout as one graph node: training-mode masking in either convention, vanilla inference;
-``Dropout2d``, its spatial variant, draws one mask bit per (sample, channel).
+``Dropout2d``, its spatial variant, draws one boolean (1 byte) per (sample, channel).
 
 Dropout's degenerate rates are decided by ``backends.generator.certain_keep`` alone: keep = 1
 (p = 0) passes the input through untouched, with no node and no draw (``F.dropout`` returns the
