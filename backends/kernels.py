@@ -41,8 +41,9 @@ class ActivationKernels(Kernels):
 
 
 class ConvKernels(Kernels):
-    """Convolution's im2col: padding, the columns and their adding back, all channels-last
-    (see ops/conv.py for the layout)."""
+    """Convolution as im2col and one matrix product, all channels-last (see ops/conv.py).
+    ``geometry`` is ``(kernel, stride, dilation, out_hw, groups)`` (pairs but groups); weights
+    come as ``wmat`` (groups, OC/groups, KH*KW*C/groups), taps in the columns' order."""
 
     family = "conv"
 
@@ -55,6 +56,33 @@ class ConvKernels(Kernels):
         out[:, ph:ph + h, pw:pw + w, :] = xp.permute_dims(x, (0, 2, 3, 1))
         return xp.permute_dims(out, (0, 3, 1, 2))
 
+    def forward(self, x: Any, wmat: Any, geometry: tuple) -> Any:
+        """The output of padded ``x`` (N, C, H, W) as a (N*OH*OW, OC) array: columns @ W^T."""
+        cols = self.columns(x, *geometry[:4])
+        return ungroup(self.xp, self.xp.matmul(group_columns(self.xp, cols, geometry[4]),
+                                               self.xp.matrix_transpose(wmat)))
+
+    def backward(self, g: Any, x: Any, wmat: Any, geometry: tuple, shape: tuple[int, ...],
+                 need_w: bool, need_x: bool) -> tuple[Any, Any]:
+        """From the output gradient ``g`` (N, OC, OH, OW): the weight gradient
+        (groups, OC/groups, taps) = g^T columns of ``x``, and the gradient of the padded input
+        (of ``shape`` (N, C, Hp, Wp)) = col2im(g W); None for what is not needed."""
+        xp, groups = self.xp, geometry[4]
+        g2 = xp.reshape(xp.permute_dims(g, (0, 2, 3, 1)), (-1, g.shape[1]))
+        gg = group_rows(xp, g2, groups)
+        gw = gx = None
+        if need_w:
+            cols = group_columns(xp, self.columns(x, *geometry[:4]), groups)
+            gw = xp.matmul(xp.matrix_transpose(gg), cols)
+        if need_x:
+            n, c, hp, wp = shape
+            gcols = ungroup_columns(xp, xp.matmul(gg, wmat), geometry[0], c, groups)
+            gx = xp.zeros((n, hp, wp, c), dtype=g.dtype)
+            self.col2im(xp.reshape(gcols, (n, *geometry[3], *geometry[0], c)), gx, geometry[1],
+                        geometry[2])
+            gx = xp.permute_dims(gx, (0, 3, 1, 2))
+        return gw, gx
+
     def columns(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
         """The im2col columns of padded ``x`` (N, C, H, W): a (N, OH, OW, KH, KW, C) array with
@@ -62,34 +90,67 @@ class ConvKernels(Kernels):
         KH*KW strided slices of the input, stacked."""
         xp = self.xp
         nhwc = xp.permute_dims(x, (0, 2, 3, 1))
-        parts = [nhwc[:, i * dilation[0]:i * dilation[0] + stride[0] * (out_hw[0] - 1) + 1:
-                      stride[0],
-                      j * dilation[1]:j * dilation[1] + stride[1] * (out_hw[1] - 1) + 1:
-                      stride[1], :]
+        parts = [nhwc[:, tap_slice(i, dilation[0], stride[0], out_hw[0]),
+                      tap_slice(j, dilation[1], stride[1], out_hw[1]), :]
                  for i in range(kernel[0]) for j in range(kernel[1])]
         n, c = x.shape[0], x.shape[1]
         return xp.reshape(xp.stack(parts, axis=3), (n, *out_hw, *kernel, c))
 
-    def col2im(self, cols: Any, shape: tuple[int, ...], stride: tuple[int, int],
-               dilation: tuple[int, int]) -> Any:
-        """The adjoint of ``columns``: (N, OH, OW, KH, KW, C) values added back into a zero
-        array of the padded input's ``shape`` (N, C, H, W), one strided add per kernel
-        position; returned channels-last in memory, seen as NCHW."""
-        xp = self.xp
+    def col2im(self, cols: Any, out: Any, stride: tuple[int, int],
+               dilation: tuple[int, int]) -> None:
+        """The adjoint of ``columns``: (N, OH, OW, KH, KW, C) values added into ``out``
+        (N, Hp, Wp, C), one strided add per kernel position."""
         n, oh, ow, kh, kw, c = cols.shape
-        out = xp.zeros((n, shape[2], shape[3], c), dtype=cols.dtype)
         for i in range(kh):
             for j in range(kw):
-                rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (oh - 1) + 1,
-                             stride[0])
-                across = slice(j * dilation[1], j * dilation[1] + stride[1] * (ow - 1) + 1,
-                               stride[1])
+                rows = tap_slice(i, dilation[0], stride[0], oh)
+                across = tap_slice(j, dilation[1], stride[1], ow)
                 out[:, rows, across, :] = out[:, rows, across, :] + cols[:, :, :, i, j, :]
-        return xp.permute_dims(out, (0, 3, 1, 2))
 
     def bias_grad(self, g: Any) -> Any:
-        """Column sums of the 2-D output gradient ``g`` (N*OH*OW, OC): the bias gradient."""
-        return self.xp.sum(g, axis=0)
+        """Sums of the output gradient ``g`` (N, OC, OH, OW) over all axes but 1."""
+        return self.xp.sum(g, axis=(0, 2, 3))
+
+
+def tap_slice(tap: int, dilation: int, stride: int, size: int) -> slice:
+    """The input positions kernel tap ``tap`` meets along one axis, one per output."""
+    return slice(tap * dilation, tap * dilation + stride * (size - 1) + 1, stride)
+
+
+def group_columns(xp: Any, cols: Any, groups: int) -> Any:
+    """(N, OH, OW, KH, KW, C) columns as (groups, N*OH*OW, KH*KW*C/groups)."""
+    n, oh, ow, kh, kw, c = cols.shape
+    rows, kk = n * oh * ow, kh * kw
+    if groups == 1:
+        return xp.reshape(cols, (1, rows, kk * c))
+    cols = xp.reshape(cols, (rows, kk, groups, c // groups))
+    return xp.reshape(xp.permute_dims(cols, (2, 0, 1, 3)), (groups, rows, kk * c // groups))
+
+
+def group_rows(xp: Any, a: Any, groups: int) -> Any:
+    """(rows, groups*k) as (groups, rows, k)."""
+    rows, width = a.shape
+    if groups == 1:
+        return xp.reshape(a, (1, rows, width))
+    return xp.permute_dims(xp.reshape(a, (rows, groups, width // groups)), (1, 0, 2))
+
+
+def ungroup(xp: Any, a: Any) -> Any:
+    """(groups, rows, k) as (rows, groups*k)."""
+    groups, rows, k = a.shape
+    if groups == 1:
+        return xp.reshape(a, (rows, k))
+    return xp.reshape(xp.permute_dims(a, (1, 0, 2)), (rows, groups * k))
+
+
+def ungroup_columns(xp: Any, a: Any, kernel: tuple[int, int], channels: int,
+                    groups: int) -> Any:
+    """(groups, rows, KH*KW*C/groups) column gradients as (rows, KH*KW*C), (KH, KW, C) order."""
+    if groups == 1:
+        return xp.reshape(a, (a.shape[1], a.shape[2]))
+    kk = kernel[0] * kernel[1]
+    a = xp.reshape(a, (groups, a.shape[1], kk, channels // groups))
+    return xp.reshape(xp.permute_dims(a, (1, 2, 0, 3)), (a.shape[1], kk * channels))
 
 
 class DropoutKernels(Kernels):

@@ -150,3 +150,27 @@ def test_first_layer_input_needs_no_gradient_and_float32_stays_float32(backend, 
     out.sum().backward()
     assert x.grad is None and layer.weight.grad.dtype == "float32"
     assert layer.bias.grad.shape == (3,)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 3000])
+def test_numpy_blocks_of_samples_give_the_whole_batch_result(block_bytes, monkeypatch, rng):
+    """NumPy builds the columns a few samples at a time: blocks of one sample and of uneven
+    size (the last one shorter) agree with PyTorch, gradients too."""
+    from tinygrad_drop.backends.numpy_kernels import NumpyConvKernels
+    monkeypatch.setattr(NumpyConvKernels, "BLOCK_BYTES", block_bytes)
+    calls = []
+    columns = NumpyConvKernels.columns
+    monkeypatch.setattr(NumpyConvKernels, "columns",
+                        lambda self, x, *a: calls.append(x.shape[0]) or columns(self, x, *a))
+    kw = {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}
+    x_np, w_np, b_np = (rng.standard_normal(s) for s in ((5, 4, 7, 6), (6, 2, 3, 2), (6,)))
+    ours = [tensor(a, "numpy", requires_grad=True) for a in (x_np, w_np, b_np)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
+    out, ref = F.conv2d(*ours, **kw), torch.nn.functional.conv2d(*theirs, **kw)
+    np.testing.assert_allclose(host(out), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(ref.shape)
+    out.backward(tensor(g, "numpy"))
+    ref.backward(torch.tensor(g))
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(host(a.grad), t.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert len(calls) > 2 and sum(calls) == 2 * 5  # blocks in forward, again in backward

@@ -49,8 +49,9 @@ class Conv2d(Op):
 
     Forward: columns X (N*OH*OW, KH*KW*C/groups per group) of the zero-padded input, out = X W^T
     (a batched product over groups). Backward: dW = g^T X, dX = col2im(g W), db = sum of g.
-    Saves the columns only when the weight needs a gradient and the weight only when the input
-    does (the first layer of a network skips both halves it does not need)."""
+    Saves the padded input only when the weight needs a gradient (backward rebuilds the
+    columns) and the weight only when the input does (the first layer of a network skips the
+    input's half)."""
 
     name = "conv2d"
     kernel_family = "conv"
@@ -124,66 +125,35 @@ class Conv2d(Op):
         self.in_hw = (h, w)
         oh, ow = (out_size(x.shape[2 + a], weight.shape[2 + a], self.stride[a],
                            self.padding[a], self.dilation[a]) for a in (0, 1))
-        self.out_hw = (oh, ow)
+        self.geometry = (self.kernel_size, self.stride, self.dilation, (oh, ow), self.groups)
         if self.padding != (0, 0):
             x = self.kernels.pad(x, self.padding)
         self.padded_shape = tuple(x.shape)
-        groups, taps = self.groups, kh * kw * cg
-        cols = self.kernels.columns(x, self.kernel_size, self.stride, self.dilation, self.out_hw)
         # Weights as (groups, OC/groups, KH*KW*C/groups), taps in the columns' order.
-        wmat = xp.reshape(xp.permute_dims(weight, (0, 2, 3, 1)), (groups, oc // groups, taps))
-        cols = self._grouped(cols, n * oh * ow, taps)
-        out = xp.matmul(cols, xp.matrix_transpose(wmat))  # (groups, M, OC/groups)
-        out = self._ungrouped(out, n * oh * ow)
+        wmat = xp.reshape(xp.permute_dims(weight, (0, 2, 3, 1)),
+                          (self.groups, oc // self.groups, kh * kw * cg))
+        out = self.kernels.forward(x, wmat, self.geometry)  # (N*OH*OW, OC)
         if bias is not None:
             out += bias  # in place: the product is ours
+        # Saved: the padded input (the columns are rebuilt in backward: 1/(KH*KW) of their
+        # memory) for the weight's gradient, the weights for the input's.
         need = self.needs_input_grad or (False, False, False)
-        self.saved = (cols if need[1] else None, wmat if need[0] else None)
+        self.saved = (x if need[1] else None, wmat if need[0] else None)
         return xp.permute_dims(xp.reshape(out, (n, oh, ow, oc)), (0, 3, 1, 2))
-
-    def _grouped(self, cols: Any, rows: int, taps: int) -> Any:
-        """(N, OH, OW, KH, KW, C) columns as (groups, rows, taps), each group's channels."""
-        xp, groups = self.backend.xp, self.groups
-        if groups == 1:
-            return xp.reshape(cols, (1, rows, taps))
-        kk = self.kernel_size[0] * self.kernel_size[1]
-        cols = xp.reshape(cols, (rows, kk, groups, taps // kk))
-        return xp.reshape(xp.permute_dims(cols, (2, 0, 1, 3)), (groups, rows, taps))
-
-    def _ungrouped(self, a: Any, rows: int) -> Any:
-        """(groups, rows, k) as (rows, groups*k)."""
-        xp = self.backend.xp
-        if self.groups == 1:
-            return xp.reshape(a, (rows, a.shape[2]))
-        return xp.reshape(xp.permute_dims(a, (1, 0, 2)), (rows, self.groups * a.shape[2]))
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
         xp = self.backend.xp
-        cols, wmat = self.saved
+        x, wmat = self.saved
         need_x, need_w, need_b = self.needs_input_grad
-        n, oc = g.shape[0], g.shape[1]
-        (oh, ow), (kh, kw), groups = self.out_hw, self.kernel_size, self.groups
-        rows = n * oh * ow
-        g2 = xp.reshape(xp.permute_dims(g, (0, 2, 3, 1)), (rows, oc))
-        gb = self.kernels.bias_grad(g2) if need_b else None
-        gg = (xp.reshape(g2, (1, rows, oc)) if groups == 1 else
-              xp.permute_dims(xp.reshape(g2, (rows, groups, oc // groups)), (1, 0, 2)))
-        gw = gx = None
-        if need_w:
-            gw = xp.matmul(xp.matrix_transpose(gg), cols)  # (groups, OC/groups, taps)
-            gw = xp.permute_dims(xp.reshape(gw, (oc, kh, kw, -1)), (0, 3, 1, 2))
-        if need_x:
-            gcols = self._ungrouped(xp.matmul(gg, wmat), rows)  # (rows, KH*KW*C) grouped
-            c = self.channels
-            if groups > 1:  # back to (KH, KW, C) order from (groups, KH, KW, C/groups)
-                gcols = xp.reshape(xp.permute_dims(
-                    xp.reshape(gcols, (rows, groups, kh * kw, c // groups)), (0, 2, 1, 3)),
-                    (rows, kh * kw * c))
-            gcols = xp.reshape(gcols, (n, oh, ow, kh, kw, c))
-            gx = self.kernels.col2im(gcols, self.padded_shape, self.stride, self.dilation)
+        gb = self.kernels.bias_grad(g) if need_b else None
+        gw, gx = self.kernels.backward(g, x, wmat, self.geometry, self.padded_shape,
+                                       need_w, need_x)
+        if gw is not None:  # (groups, OC/groups, KH*KW*C/groups) -> (OC, C/groups, KH, KW)
+            gw = xp.permute_dims(xp.reshape(gw, (self.out_channels, *self.kernel_size, -1)),
+                                 (0, 3, 1, 2))
+        if gx is not None and self.padding != (0, 0):
             (ph, pw), (h, w) = self.padding, self.in_hw
-            if ph or pw:
-                gx = gx[:, :, ph:ph + h, pw:pw + w]
+            gx = gx[:, :, ph:ph + h, pw:pw + w]
         return gx, gw, gb
 
 
