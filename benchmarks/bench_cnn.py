@@ -7,12 +7,13 @@ process.
 
     python benchmarks/bench_cnn.py [--quick] [--batch 128] [--json out.json]
 
-Memory: the process's peak RSS (imports, model, optimizer state and steps), and the step's own
-peak above what stays resident between steps (RSS high-water mark reset before one step through
-/proc/self/clear_refs; glibc's mmap threshold is fixed at 128 KiB in that process so that freed
-arrays leave the RSS in both libraries, rather than staying in the heap); for ours also the
-NumPy arrays the step allocates at its peak (tracemalloc), which is the same figure without the
-allocator's view.
+Memory: the process's peak RSS (imports, model, optimizer state and steps) as it runs by
+default, and, in a second process for each library, the step's own peak above what stays
+resident between steps: the RSS high-water mark reset before one step through
+/proc/self/clear_refs, with glibc's mmap threshold fixed at 128 KiB and our backend's allocator
+tuning off (TINYGRAD_DROP_MALLOC_TUNING=0), so that every freed array leaves the RSS in both
+libraries instead of waiting in the heap for the next step. For ours also the NumPy arrays the
+step allocates at its peak (tracemalloc), the same figure without the allocator's view.
 """
 
 from __future__ import annotations
@@ -119,12 +120,15 @@ print(json.dumps(result))
 """
 
 
-def memory(peer: str, size: int) -> dict:
-    """Run MEMORY for ``peer`` ('ours' or 'torch') in a fresh process; its figures in MB."""
+def memory(peer: str, size: int, step_peak: bool) -> dict:
+    """Run MEMORY for ``peer`` ('ours' or 'torch') in a fresh process; its figures in MB.
+    ``step_peak``: with freed arrays returned to the OS (see the module's docstring)."""
     here = os.path.dirname(os.path.abspath(__file__))
     code = (MEMORY.replace("HERE", repr(here)).replace("PEER", peer)
             .replace("SIZE", str(size)))
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    env = dict(os.environ)
+    if step_peak:
+        env.update(MALLOC_MMAP_THRESHOLD_="131072", TINYGRAD_DROP_MALLOC_TUNING="0")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -132,7 +136,10 @@ def memory(peer: str, size: int) -> dict:
 
 def memory_rows(size: int, have_torch: bool) -> list[dict]:
     peers = {"tinygrad_drop": "ours", **({"pytorch cpu": "torch"} if have_torch else {})}
-    figures = {impl: memory(peer, size) for impl, peer in peers.items()}
+    figures = {}
+    for impl, peer in peers.items():
+        figures[impl] = {**memory(peer, size, step_peak=True),
+                         "process_peak_mb": memory(peer, size, False)["process_peak_mb"]}
     rows = []
     for key, what in (("process_peak_mb", "process peak RSS"),
                       ("step_peak_mb", "step peak RSS over resident"),
