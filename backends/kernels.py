@@ -56,11 +56,16 @@ class ConvKernels(Kernels):
         out[:, ph:ph + h, pw:pw + w, :] = xp.permute_dims(x, (0, 2, 3, 1))
         return xp.permute_dims(out, (0, 3, 1, 2))
 
-    def forward(self, x: Any, wmat: Any, geometry: tuple) -> Any:
-        """The output of padded ``x`` (N, C, H, W) as a (N*OH*OW, OC) array: columns @ W^T."""
+    def forward(self, x: Any, wmat: Any, bias: Any, geometry: tuple) -> Any:
+        """The output (N, OC, OH, OW) of padded ``x`` (N, C, H, W): columns @ W^T + bias."""
+        xp = self.xp
         cols = self.columns(x, *geometry[:4])
-        return ungroup(self.xp, self.xp.matmul(group_columns(self.xp, cols, geometry[4]),
-                                               self.xp.matrix_transpose(wmat)))
+        out = ungroup(xp, xp.matmul(group_columns(xp, cols, geometry[4]),
+                                    xp.matrix_transpose(wmat)))  # (N*OH*OW, OC)
+        if bias is not None:
+            out += bias  # in place: the product is ours
+        return xp.permute_dims(xp.reshape(out, (x.shape[0], *geometry[3], out.shape[1])),
+                               (0, 3, 1, 2))
 
     def backward(self, g: Any, x: Any, wmat: Any, geometry: tuple, shape: tuple[int, ...],
                  need_w: bool, need_x: bool) -> tuple[Any, Any]:

@@ -66,9 +66,10 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
     blocks of samples whose columns (~``BLOCK_BYTES``) stay in cache while the product that
     makes or consumes them runs: the columns never exist whole, and backward rebuilds them
     from the saved input. On the seed CNN's second layer (batch 128, 32 -> 64 channels, 26x26,
-    float32, 2 cores) forward+backward took 95 ms with whole-batch columns (85 MB; 36 ms of
-    them from NCHW memory against 10 ms channels-last, hence that layout) and 72 ms in blocks
-    of 4 samples; the three products alone take ~54 ms."""
+    float32, 2 cores) forward+backward took 95 ms with whole-batch columns (85 MB) and 72 ms
+    in blocks of 4 samples; the three products alone take ~54 ms. Outputs and input gradients
+    are NCHW memory, as PyTorch's: with channels-last outputs the ReLU backward that meets the
+    pooling's NCHW gradient took 4x as long (13.6 against 3.4 ms a step)."""
 
     BLOCK_BYTES = 1 << 21
 
@@ -77,20 +78,23 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
         ``BLOCK_BYTES``, at least one."""
         return range(0, n, max(1, self.BLOCK_BYTES // max(row_bytes, 1)))
 
-    def forward(self, x: np.ndarray, wmat: np.ndarray, geometry: tuple) -> np.ndarray:
-        kernel, stride, dilation, out_hw, groups = geometry
-        n, per = x.shape[0], out_hw[0] * out_hw[1]
+    def forward(self, x: np.ndarray, wmat: np.ndarray, bias: np.ndarray | None,
+                geometry: tuple) -> np.ndarray:
+        kernel, stride, dilation, (oh, ow), groups = geometry
+        n, per, oc = x.shape[0], oh * ow, wmat.shape[0] * wmat.shape[1]
         taps = kernel[0] * kernel[1] * x.shape[1]
-        out = np.empty((n * per, wmat.shape[0] * wmat.shape[1]), dtype=x.dtype)
+        out = np.empty((n, oc, oh, ow), dtype=x.dtype)
         blocks = self._blocks(n, per * taps * x.itemsize)
         for start in blocks:
-            cols = self.columns(x[start:start + blocks.step], kernel, stride, dilation, out_hw)
-            rows = out[start * per:(start + blocks.step) * per]
-            if groups == 1:
-                np.matmul(np.reshape(cols, (rows.shape[0], taps)), wmat[0].T, out=rows)
-            else:
-                rows[...] = ungroup(np, np.matmul(group_columns(np, cols, groups),
-                                                  np.swapaxes(wmat, 1, 2)))
+            cols = self.columns(x[start:start + blocks.step], kernel, stride, dilation, (oh, ow))
+            rows = ungroup(np, np.matmul(group_columns(np, cols, groups),
+                                         np.swapaxes(wmat, 1, 2)))  # (b*OH*OW, OC)
+            if bias is not None:
+                rows += bias
+            # NCHW memory, as PyTorch's: the element-wise ops after it (ReLU, its backward
+            # against a pooling gradient) run on matching layouts.
+            out[start:start + blocks.step] = np.transpose(
+                np.reshape(rows, (cols.shape[0], oh, ow, oc)), (0, 3, 1, 2))
         return out
 
     def backward(self, g: np.ndarray, x: np.ndarray | None, wmat: np.ndarray | None,
@@ -100,7 +104,7 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
         n, c, hp, wp = shape
         taps, oc = kernel[0] * kernel[1] * c, g.shape[1]
         gw = np.zeros((groups, oc // groups, taps // groups), g.dtype) if need_w else None
-        gx = np.zeros((n, hp, wp, c), g.dtype) if need_x else None
+        gx = np.empty(shape, g.dtype) if need_x else None
         blocks = self._blocks(n, out_hw[0] * out_hw[1] * taps * g.itemsize)
         for start in blocks:
             stop = start + blocks.step
@@ -111,15 +115,20 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
                 gw += np.matmul(np.swapaxes(gg, 1, 2), group_columns(np, cols, groups))
             if need_x:
                 gcols = ungroup_columns(np, np.matmul(gg, wmat), kernel, c, groups)
-                self.col2im(np.reshape(gcols, (block.shape[0], *out_hw, *kernel, c)),
-                            gx[start:stop], stride, dilation)
-        return gw, None if gx is None else np.transpose(gx, (0, 3, 1, 2))
+                part = np.zeros((block.shape[0], hp, wp, c), g.dtype)
+                self.col2im(np.reshape(gcols, (block.shape[0], *out_hw, *kernel, c)), part,
+                            stride, dilation)
+                gx[start:stop] = np.transpose(part, (0, 3, 1, 2))  # NCHW memory
+        return gw, gx
 
     def columns(self, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
         span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
+        # Channels-last first (a no-op on padded inputs, made so): the windows then copy whole
+        # channel runs; from NCHW memory directly they took 1.5x as long as both copies.
+        nhwc = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
         windows = np.lib.stride_tricks.sliding_window_view(
-            np.transpose(x, (0, 2, 3, 1)), span, axis=(1, 2))  # (N, OH', OW', C, SH, SW)
+            nhwc, span, axis=(1, 2))  # (N, OH', OW', C, SH, SW)
         windows = windows[:, :stride[0] * (out_hw[0] - 1) + 1:stride[0],
                           :stride[1] * (out_hw[1] - 1) + 1:stride[1], :,
                           ::dilation[0], ::dilation[1]]

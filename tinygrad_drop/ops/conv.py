@@ -2,10 +2,9 @@
 
 Layout: the columns are ``(N, OH, OW, KH, KW, C)`` (each row one output pixel, its taps with
 the channels innermost), so the product is ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, OC)``, the shape
-BLAS likes, and the output comes back as an ``(N, OH, OW, OC)`` array seen as NCHW: the next
-layer's columns then copy whole channel runs. The backend builds the columns
-(``kernels.columns``: strided windows on NumPy, stacked slices elsewhere) and adds them back
-(``kernels.col2im``, one strided add per kernel position: no loop over pixels or samples).
+BLAS likes. The backend's ``conv`` kernels build the columns (strided windows on NumPy, in
+blocks of samples that stay in cache; stacked slices elsewhere), multiply, and add column
+gradients back (col2im: one strided add per kernel position, no loop over pixels).
 """
 
 from __future__ import annotations
@@ -132,14 +131,12 @@ class Conv2d(Op):
         # Weights as (groups, OC/groups, KH*KW*C/groups), taps in the columns' order.
         wmat = xp.reshape(xp.permute_dims(weight, (0, 2, 3, 1)),
                           (self.groups, oc // self.groups, kh * kw * cg))
-        out = self.kernels.forward(x, wmat, self.geometry)  # (N*OH*OW, OC)
-        if bias is not None:
-            out += bias  # in place: the product is ours
+        out = self.kernels.forward(x, wmat, bias, self.geometry)
         # Saved: the padded input (the columns are rebuilt in backward: 1/(KH*KW) of their
         # memory) for the weight's gradient, the weights for the input's.
         need = self.needs_input_grad or (False, False, False)
         self.saved = (x if need[1] else None, wmat if need[0] else None)
-        return xp.permute_dims(xp.reshape(out, (n, oh, ow, oc)), (0, 3, 1, 2))
+        return out
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
         xp = self.backend.xp
