@@ -41,76 +41,79 @@ class ActivationKernels(Kernels):
 
 
 class ConvKernels(Kernels):
-    """Convolution as im2col and one matrix product, all channels-last (see ops/conv.py).
-    ``geometry`` is ``(kernel, stride, dilation, out_hw, groups)`` (pairs but groups); weights
-    come as ``wmat`` (groups, OC/groups, KH*KW*C/groups), taps in the columns' order."""
+    """Convolution as im2col and one matrix product per layer, NCHW (see ops/conv.py): columns
+    (N, C*KH*KW, OH*OW), rows in the weight's (C, KH, KW) order, so that per group
+    out = W (OC/groups, C/groups*KH*KW) @ columns. ``geometry`` is
+    ``(kernel, stride, dilation, out_hw, groups)`` (pairs but groups)."""
 
     family = "conv"
 
     def pad(self, x: Any, padding: tuple[int, int]) -> Any:
-        """``x`` (N, C, H, W) with ``padding`` zeros on each side of H and W, laid out
-        channels-last in memory (a (N, H, W, C) array seen as NCHW)."""
+        """``x`` (N, C, H, W) with ``padding`` zeros on each side of H and W."""
         xp, (ph, pw) = self.xp, padding
         n, c, h, w = x.shape
-        out = xp.zeros((n, h + 2 * ph, w + 2 * pw, c), dtype=x.dtype)
-        out[:, ph:ph + h, pw:pw + w, :] = xp.permute_dims(x, (0, 2, 3, 1))
-        return xp.permute_dims(out, (0, 3, 1, 2))
+        out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+        out[:, :, ph:ph + h, pw:pw + w] = x
+        return out
 
-    def forward(self, x: Any, wmat: Any, bias: Any, geometry: tuple) -> Any:
-        """The output (N, OC, OH, OW) of padded ``x`` (N, C, H, W): columns @ W^T + bias."""
+    def forward(self, x: Any, weight: Any, bias: Any, geometry: tuple) -> Any:
+        """The output (N, OC, OH, OW) of padded ``x`` (N, C, H, W): W @ columns + bias."""
         xp = self.xp
-        cols = self.columns(x, *geometry[:4])
-        out = ungroup(xp, xp.matmul(group_columns(xp, cols, geometry[4]),
-                                    xp.matrix_transpose(wmat)))  # (N*OH*OW, OC)
+        kernel, stride, dilation, out_hw, groups = geometry
+        n, oc = x.shape[0], weight.shape[0]
+        cols = self.columns(x, kernel, stride, dilation, out_hw)
+        out = xp.matmul(weight_matrix(xp, weight, groups),
+                        xp.reshape(cols, (n, groups, -1, cols.shape[2])))  # (N, G, OC/G, L)
+        out = xp.reshape(out, (n, oc, *out_hw))
         if bias is not None:
-            out += bias  # in place: the product is ours
-        return xp.permute_dims(xp.reshape(out, (x.shape[0], *geometry[3], out.shape[1])),
-                               (0, 3, 1, 2))
+            out += xp.reshape(bias, (1, oc, 1, 1))  # in place: the product is ours
+        return out
 
-    def backward(self, g: Any, x: Any, wmat: Any, geometry: tuple, shape: tuple[int, ...],
+    def backward(self, g: Any, x: Any, weight: Any, geometry: tuple, shape: tuple[int, ...],
                  need_w: bool, need_x: bool) -> tuple[Any, Any]:
-        """From the output gradient ``g`` (N, OC, OH, OW): the weight gradient
-        (groups, OC/groups, taps) = g^T columns of ``x``, and the gradient of the padded input
-        (of ``shape`` (N, C, Hp, Wp)) = col2im(g W); None for what is not needed."""
-        xp, groups = self.xp, geometry[4]
-        g2 = xp.reshape(xp.permute_dims(g, (0, 2, 3, 1)), (-1, g.shape[1]))
-        gg = group_rows(xp, g2, groups)
+        """From the output gradient ``g`` (N, OC, OH, OW): the weight's gradient
+        (sum over samples of g @ columns^T) and the gradient of the padded input (of ``shape``)
+        = col2im(W^T @ g); None for what is not needed."""
+        xp = self.xp
+        kernel, stride, dilation, out_hw, groups = geometry
+        n, oc = g.shape[0], g.shape[1]
+        gg = xp.reshape(g, (n, groups, oc // groups, -1))
         gw = gx = None
         if need_w:
-            cols = group_columns(xp, self.columns(x, *geometry[:4]), groups)
-            gw = xp.matmul(xp.matrix_transpose(gg), cols)
+            cols = self.columns(x, kernel, stride, dilation, out_hw)
+            cols = xp.reshape(cols, (n, groups, -1, cols.shape[2]))
+            gw = xp.reshape(xp.sum(xp.matmul(gg, xp.matrix_transpose(cols)), axis=0),
+                            weight_shape(shape[1], oc, kernel, groups))
         if need_x:
-            n, c, hp, wp = shape
-            gcols = ungroup_columns(xp, xp.matmul(gg, wmat), geometry[0], c, groups)
-            gx = xp.zeros((n, hp, wp, c), dtype=g.dtype)
-            self.col2im(xp.reshape(gcols, (n, *geometry[3], *geometry[0], c)), gx, geometry[1],
-                        geometry[2])
-            gx = xp.permute_dims(gx, (0, 3, 1, 2))
+            gcols = xp.matmul(xp.matrix_transpose(weight_matrix(xp, weight, groups)), gg)
+            gx = xp.zeros(shape, dtype=g.dtype)
+            self.col2im(xp.reshape(gcols, (n, shape[1], *kernel, *out_hw)), gx, stride,
+                        dilation)
         return gw, gx
 
     def columns(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
-        """The im2col columns of padded ``x`` (N, C, H, W): a (N, OH, OW, KH, KW, C) array with
-        ``[n, y, x, i, j, c] = x[n, c, y*sh + i*dh, x*sw + j*dw]``. Portable version: the
+        """The im2col columns of padded ``x`` (N, C, H, W): (N, C*KH*KW, OH*OW) with
+        ``[n, (c, i, j), (y, x)] = x[n, c, y*sh + i*dh, x*sw + j*dw]``. Portable version: the
         KH*KW strided slices of the input, stacked."""
         xp = self.xp
-        nhwc = xp.permute_dims(x, (0, 2, 3, 1))
-        parts = [nhwc[:, tap_slice(i, dilation[0], stride[0], out_hw[0]),
-                      tap_slice(j, dilation[1], stride[1], out_hw[1]), :]
+        parts = [x[:, :, tap_slice(i, dilation[0], stride[0], out_hw[0]),
+                   tap_slice(j, dilation[1], stride[1], out_hw[1])]
                  for i in range(kernel[0]) for j in range(kernel[1])]
         n, c = x.shape[0], x.shape[1]
-        return xp.reshape(xp.stack(parts, axis=3), (n, *out_hw, *kernel, c))
+        return xp.reshape(xp.stack(parts, axis=2),
+                          (n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]))
 
     def col2im(self, cols: Any, out: Any, stride: tuple[int, int],
                dilation: tuple[int, int]) -> None:
-        """The adjoint of ``columns``: (N, OH, OW, KH, KW, C) values added into ``out``
-        (N, Hp, Wp, C), one strided add per kernel position."""
-        n, oh, ow, kh, kw, c = cols.shape
+        """The adjoint of ``columns``: (N, C, KH, KW, OH, OW) values added into ``out``
+        (N, C, Hp, Wp), one strided add per kernel position."""
+        kh, kw, oh, ow = cols.shape[2:]
         for i in range(kh):
             for j in range(kw):
                 rows = tap_slice(i, dilation[0], stride[0], oh)
                 across = tap_slice(j, dilation[1], stride[1], ow)
-                out[:, rows, across, :] = out[:, rows, across, :] + cols[:, :, :, i, j, :]
+                out[:, :, rows, across] = out[:, :, rows, across] + cols[:, :, i, j, :, :]
 
     def bias_grad(self, g: Any) -> Any:
         """Sums of the output gradient ``g`` (N, OC, OH, OW) over all axes but 1."""
@@ -122,40 +125,15 @@ def tap_slice(tap: int, dilation: int, stride: int, size: int) -> slice:
     return slice(tap * dilation, tap * dilation + stride * (size - 1) + 1, stride)
 
 
-def group_columns(xp: Any, cols: Any, groups: int) -> Any:
-    """(N, OH, OW, KH, KW, C) columns as (groups, N*OH*OW, KH*KW*C/groups)."""
-    n, oh, ow, kh, kw, c = cols.shape
-    rows, kk = n * oh * ow, kh * kw
-    if groups == 1:
-        return xp.reshape(cols, (1, rows, kk * c))
-    cols = xp.reshape(cols, (rows, kk, groups, c // groups))
-    return xp.reshape(xp.permute_dims(cols, (2, 0, 1, 3)), (groups, rows, kk * c // groups))
+def weight_matrix(xp: Any, weight: Any, groups: int) -> Any:
+    """(OC, C/groups, KH, KW) weights as (groups, OC/groups, C/groups*KH*KW)."""
+    return xp.reshape(weight, (groups, weight.shape[0] // groups, -1))
 
 
-def group_rows(xp: Any, a: Any, groups: int) -> Any:
-    """(rows, groups*k) as (groups, rows, k)."""
-    rows, width = a.shape
-    if groups == 1:
-        return xp.reshape(a, (1, rows, width))
-    return xp.permute_dims(xp.reshape(a, (rows, groups, width // groups)), (1, 0, 2))
-
-
-def ungroup(xp: Any, a: Any) -> Any:
-    """(groups, rows, k) as (rows, groups*k)."""
-    groups, rows, k = a.shape
-    if groups == 1:
-        return xp.reshape(a, (rows, k))
-    return xp.reshape(xp.permute_dims(a, (1, 0, 2)), (rows, groups * k))
-
-
-def ungroup_columns(xp: Any, a: Any, kernel: tuple[int, int], channels: int,
-                    groups: int) -> Any:
-    """(groups, rows, KH*KW*C/groups) column gradients as (rows, KH*KW*C), (KH, KW, C) order."""
-    if groups == 1:
-        return xp.reshape(a, (a.shape[1], a.shape[2]))
-    kk = kernel[0] * kernel[1]
-    a = xp.reshape(a, (groups, a.shape[1], kk, channels // groups))
-    return xp.reshape(xp.permute_dims(a, (1, 2, 0, 3)), (a.shape[1], kk * channels))
+def weight_shape(channels: int, out_channels: int, kernel: tuple[int, int],
+                 groups: int) -> tuple[int, int, int, int]:
+    """The weight's shape (OC, C/groups, KH, KW)."""
+    return (out_channels, channels // groups, *kernel)
 
 
 class DropoutKernels(Kernels):

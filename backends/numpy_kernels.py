@@ -20,11 +20,9 @@ from .kernels import (
     NormKernels,
     PoolKernels,
     ShapeKernels,
-    group_columns,
-    group_rows,
     tap_slice,
-    ungroup,
-    ungroup_columns,
+    weight_matrix,
+    weight_shape,
 )
 
 
@@ -65,90 +63,84 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
     """im2col as one copy of a strided window view, col2im as in-place strided adds, both over
     blocks of samples whose columns (~``BLOCK_BYTES``) stay in cache while the product that
     makes or consumes them runs: the columns never exist whole, and backward rebuilds them
-    from the saved input. On the seed CNN's second layer (batch 128, 32 -> 64 channels, 26x26,
-    float32, 2 cores) forward+backward took 95 ms with whole-batch columns (85 MB) and 72 ms
-    in blocks of 4 samples; the three products alone take ~54 ms. Outputs and input gradients
-    are NCHW memory, as PyTorch's: with channels-last outputs the ReLU backward that meets the
-    pooling's NCHW gradient took 4x as long (13.6 against 3.4 ms a step)."""
+    from the saved input. Products write straight into the NCHW output and input gradient (no
+    transposes). On the seed CNN's second layer (batch 128, 32 -> 64 channels, 26x26, float32,
+    2 cores) forward+backward took 95 ms with whole-batch columns (85 MB) and 68 ms in blocks
+    of 2 samples, of which ~43 ms are the three products."""
 
-    BLOCK_BYTES = 1 << 21
+    BLOCK_BYTES = 3 << 19
 
-    def _blocks(self, n: int, row_bytes: int) -> range:
+    def _blocks(self, n: int, sample_bytes: int) -> range:
         """Starts of the sample blocks: as many samples as keep a block's columns near
         ``BLOCK_BYTES``, at least one."""
-        return range(0, n, max(1, self.BLOCK_BYTES // max(row_bytes, 1)))
+        return range(0, n, max(1, self.BLOCK_BYTES // max(sample_bytes, 1)))
 
-    def forward(self, x: np.ndarray, wmat: np.ndarray, bias: np.ndarray | None,
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                 geometry: tuple) -> np.ndarray:
         kernel, stride, dilation, (oh, ow), groups = geometry
-        n, per, oc = x.shape[0], oh * ow, wmat.shape[0] * wmat.shape[1]
-        taps = kernel[0] * kernel[1] * x.shape[1]
+        n, oc = x.shape[0], weight.shape[0]
+        wmat = weight_matrix(np, weight, groups)
         out = np.empty((n, oc, oh, ow), dtype=x.dtype)
-        blocks = self._blocks(n, per * taps * x.itemsize)
+        grouped = np.reshape(out, (n, groups, oc // groups, oh * ow))
+        blocks = self._blocks(n, weight[0].size * groups * oh * ow * x.itemsize)
         for start in blocks:
-            cols = self.columns(x[start:start + blocks.step], kernel, stride, dilation, (oh, ow))
-            rows = ungroup(np, np.matmul(group_columns(np, cols, groups),
-                                         np.swapaxes(wmat, 1, 2)))  # (b*OH*OW, OC)
-            if bias is not None:
-                rows += bias
-            # NCHW memory, as PyTorch's: the element-wise ops after it (ReLU, its backward
-            # against a pooling gradient) run on matching layouts.
-            out[start:start + blocks.step] = np.transpose(
-                np.reshape(rows, (cols.shape[0], oh, ow, oc)), (0, 3, 1, 2))
+            stop = start + blocks.step
+            cols = self.columns(x[start:stop], kernel, stride, dilation, (oh, ow))
+            np.matmul(wmat, np.reshape(cols, (cols.shape[0], groups, -1, oh * ow)),
+                      out=grouped[start:stop])
+            if bias is not None:  # while the block is in cache
+                block = out[start:stop]
+                np.add(block, np.reshape(bias, (1, oc, 1, 1)), out=block)
         return out
 
-    def backward(self, g: np.ndarray, x: np.ndarray | None, wmat: np.ndarray | None,
+    def backward(self, g: np.ndarray, x: np.ndarray | None, weight: np.ndarray,
                  geometry: tuple, shape: tuple[int, ...], need_w: bool,
                  need_x: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
         kernel, stride, dilation, out_hw, groups = geometry
-        n, c, hp, wp = shape
-        taps, oc = kernel[0] * kernel[1] * c, g.shape[1]
+        n, c = shape[:2]
+        oc, per, taps = g.shape[1], out_hw[0] * out_hw[1], c * kernel[0] * kernel[1]
         gw = np.zeros((groups, oc // groups, taps // groups), g.dtype) if need_w else None
-        gx = np.empty(shape, g.dtype) if need_x else None
-        blocks = self._blocks(n, out_hw[0] * out_hw[1] * taps * g.itemsize)
+        gx = np.zeros(shape, g.dtype) if need_x else None
+        if need_x:
+            wmat_t = np.swapaxes(weight_matrix(np, weight, groups), 1, 2)
+        blocks = self._blocks(n, taps * per * g.itemsize)
         for start in blocks:
             stop = start + blocks.step
-            block = np.transpose(g[start:stop], (0, 2, 3, 1))
-            gg = group_rows(np, np.reshape(block, (-1, oc)), groups)
+            gg = np.reshape(g[start:stop], (-1, groups, oc // groups, per))
             if need_w:
                 cols = self.columns(x[start:stop], kernel, stride, dilation, out_hw)
-                gw += np.matmul(np.swapaxes(gg, 1, 2), group_columns(np, cols, groups))
+                cols = np.reshape(cols, (cols.shape[0], groups, -1, per))
+                gw += np.sum(np.matmul(gg, np.swapaxes(cols, 2, 3)), axis=0)
             if need_x:
-                gcols = ungroup_columns(np, np.matmul(gg, wmat), kernel, c, groups)
-                part = np.zeros((block.shape[0], hp, wp, c), g.dtype)
-                self.col2im(np.reshape(gcols, (block.shape[0], *out_hw, *kernel, c)), part,
-                            stride, dilation)
-                gx[start:stop] = np.transpose(part, (0, 3, 1, 2))  # NCHW memory
+                gcols = np.matmul(wmat_t, gg)  # (b, G, C/G*KH*KW, L)
+                self.col2im(np.reshape(gcols, (gg.shape[0], c, *kernel, *out_hw)),
+                            gx[start:stop], stride, dilation)
+        if gw is not None:
+            gw = np.reshape(gw, weight_shape(c, oc, kernel, groups))
         return gw, gx
 
     def columns(self, x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                 dilation: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
         span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True))
-        # Channels-last first (a no-op on padded inputs, made so): the windows then copy whole
-        # channel runs; from NCHW memory directly they took 1.5x as long as both copies.
-        nhwc = np.ascontiguousarray(np.transpose(x, (0, 2, 3, 1)))
-        windows = np.lib.stride_tricks.sliding_window_view(
-            nhwc, span, axis=(1, 2))  # (N, OH', OW', C, SH, SW)
-        windows = windows[:, :stride[0] * (out_hw[0] - 1) + 1:stride[0],
-                          :stride[1] * (out_hw[1] - 1) + 1:stride[1], :,
-                          ::dilation[0], ::dilation[1]]
-        return np.ascontiguousarray(np.transpose(windows, (0, 1, 2, 4, 5, 3)))
+        windows = np.lib.stride_tricks.sliding_window_view(x, span, axis=(2, 3))
+        windows = windows[:, :, :stride[0] * (out_hw[0] - 1) + 1:stride[0],
+                          :stride[1] * (out_hw[1] - 1) + 1:stride[1],
+                          ::dilation[0], ::dilation[1]]  # (N, C, OH, OW, KH, KW)
+        cols = np.ascontiguousarray(np.transpose(windows, (0, 1, 4, 5, 2, 3)))
+        return np.reshape(cols, (x.shape[0], -1, out_hw[0] * out_hw[1]))
 
     def col2im(self, cols: np.ndarray, out: np.ndarray, stride: tuple[int, int],
                dilation: tuple[int, int]) -> None:
-        n, oh, ow, kh, kw, c = cols.shape
+        kh, kw, oh, ow = cols.shape[2:]
         for i in range(kh):
             for j in range(kw):
-                view = out[:, tap_slice(i, dilation[0], stride[0], oh),
+                view = out[:, :, tap_slice(i, dilation[0], stride[0], oh),
                            tap_slice(j, dilation[1], stride[1], ow)]
-                np.add(view, cols[:, :, :, i, j, :], out=view)  # in place, no temporary
+                np.add(view, cols[:, :, i, j], out=view)  # in place, no temporary
 
     def bias_grad(self, g: np.ndarray) -> np.ndarray:
         n, oc = g.shape[:2]
-        nhwc = np.transpose(g, (0, 2, 3, 1))
-        if nhwc.flags.c_contiguous:  # channels-last memory: one BLAS column sum
-            return self.column_sums(np.reshape(nhwc, (-1, oc)))
-        if g.flags.c_contiguous:  # NCHW memory: per-(sample, channel) sums, then the batch
+        if g.flags.c_contiguous:  # per-(sample, channel) sums by BLAS, then the batch
             per_map = self.column_sums(np.reshape(g, (n * oc, -1)).T)
             return np.sum(np.reshape(per_map, (n, oc)), axis=0)
         return np.sum(g, axis=(0, 2, 3))

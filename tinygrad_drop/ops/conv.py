@@ -1,10 +1,11 @@
 """2-D convolution as one graph node: one large matrix product per layer over im2col columns.
 
-Layout: the columns are ``(N, OH, OW, KH, KW, C)`` (each row one output pixel, its taps with
-the channels innermost), so the product is ``(N*OH*OW, KH*KW*C) @ (KH*KW*C, OC)``, the shape
-BLAS likes. The backend's ``conv`` kernels build the columns (strided windows on NumPy, in
-blocks of samples that stay in cache; stacked slices elsewhere), multiply, and add column
-gradients back (col2im: one strided add per kernel position, no loop over pixels).
+Layout, NCHW throughout as Caffe's: the columns of a sample are ``(C*KH*KW, OH*OW)``, rows in
+the weight's own (C, KH, KW) order, so per group the product is ``W (OC, C*KH*KW) @ columns``
+and writes the NCHW output directly; backward is dW = sum over samples of g @ columns^T and
+dX = col2im(W^T @ g). The backend's ``conv`` kernels build the columns (strided windows on
+NumPy, in blocks of samples that stay in cache; stacked slices elsewhere), multiply, and add
+column gradients back (col2im: one strided add per kernel position, no loop over pixels).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ class Conv2d(Op):
     ``bias`` (OC,), PyTorch's conv2d: out[n, o, y, x] = b[o] + sum_{c,i,j} w[o, c, i, j] *
     xpad[n, g*C/groups + c, y*sh + i*dh, x*sw + j*dw] for o in group g.
 
-    Forward: columns X (N*OH*OW, KH*KW*C/groups per group) of the zero-padded input, out = X W^T
-    (a batched product over groups). Backward: dW = g^T X, dX = col2im(g W), db = sum of g.
+    Forward: columns X (C*KH*KW, OH*OW per sample) of the zero-padded input, out = W X (a
+    batched product over groups). Backward: dW = sum of g X^T, dX = col2im(W^T g), db = sum
+    of g.
     Saves the padded input only when the weight needs a gradient (backward rebuilds the
     columns) and the weight only when the input does (the first layer of a network skips the
     input's half)."""
@@ -116,38 +118,28 @@ class Conv2d(Op):
                     f"input {tuple(x.shape)}, padding {self.padding}")
 
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
-        xp = self.backend.xp
         self._check(x, weight, bias)
-        n, c, h, w = x.shape
-        oc, cg, kh, kw = weight.shape
-        self.kernel_size, self.channels, self.out_channels = (kh, kw), c, oc
-        self.in_hw = (h, w)
+        self.kernel_size, self.channels = tuple(weight.shape[2:]), x.shape[1]
+        self.out_channels, self.in_hw = weight.shape[0], tuple(x.shape[2:])
         oh, ow = (out_size(x.shape[2 + a], weight.shape[2 + a], self.stride[a],
                            self.padding[a], self.dilation[a]) for a in (0, 1))
         self.geometry = (self.kernel_size, self.stride, self.dilation, (oh, ow), self.groups)
         if self.padding != (0, 0):
             x = self.kernels.pad(x, self.padding)
         self.padded_shape = tuple(x.shape)
-        # Weights as (groups, OC/groups, KH*KW*C/groups), taps in the columns' order.
-        wmat = xp.reshape(xp.permute_dims(weight, (0, 2, 3, 1)),
-                          (self.groups, oc // self.groups, kh * kw * cg))
-        out = self.kernels.forward(x, wmat, bias, self.geometry)
+        out = self.kernels.forward(x, weight, bias, self.geometry)
         # Saved: the padded input (the columns are rebuilt in backward: 1/(KH*KW) of their
-        # memory) for the weight's gradient, the weights for the input's.
+        # memory) for the weight's gradient, the weight for the input's.
         need = self.needs_input_grad or (False, False, False)
-        self.saved = (x if need[1] else None, wmat if need[0] else None)
+        self.saved = (x if need[1] else None, weight if need[0] else None)
         return out
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
-        xp = self.backend.xp
-        x, wmat = self.saved
+        x, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
         gb = self.kernels.bias_grad(g) if need_b else None
-        gw, gx = self.kernels.backward(g, x, wmat, self.geometry, self.padded_shape,
+        gw, gx = self.kernels.backward(g, x, weight, self.geometry, self.padded_shape,
                                        need_w, need_x)
-        if gw is not None:  # (groups, OC/groups, KH*KW*C/groups) -> (OC, C/groups, KH, KW)
-            gw = xp.permute_dims(xp.reshape(gw, (self.out_channels, *self.kernel_size, -1)),
-                                 (0, 3, 1, 2))
         if gx is not None and self.padding != (0, 0):
             (ph, pw), (h, w) = self.padding, self.in_hw
             gx = gx[:, :, ph:ph + h, pw:pw + w]
