@@ -152,8 +152,13 @@ def test_first_layer_input_needs_no_gradient_and_float32_stays_float32(backend, 
     assert layer.bias.grad.shape == (3,)
 
 
+@pytest.mark.parametrize("kw", [
+    {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2},
+    {"padding": (1, 2), "dilation": (2, 1), "groups": 2},  # stride 1: the flat col2im
+])
 @pytest.mark.parametrize("block_bytes", [1, 3000])
-def test_numpy_blocks_of_samples_give_the_whole_batch_result(block_bytes, monkeypatch, rng):
+def test_numpy_blocks_of_samples_give_the_whole_batch_result(block_bytes, kw, monkeypatch,
+                                                             rng):
     """NumPy builds the columns a few samples at a time: blocks of one sample and of uneven
     size (the last one shorter) agree with PyTorch, gradients too."""
     from tinygrad_drop.backends.numpy_kernels import NumpyConvKernels
@@ -162,7 +167,6 @@ def test_numpy_blocks_of_samples_give_the_whole_batch_result(block_bytes, monkey
     columns = NumpyConvKernels.columns
     monkeypatch.setattr(NumpyConvKernels, "columns",
                         lambda self, x, *a: calls.append(x.shape[0]) or columns(self, x, *a))
-    kw = {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}
     x_np, w_np, b_np = (rng.standard_normal(s) for s in ((5, 4, 7, 6), (6, 2, 3, 2), (6,)))
     ours = [tensor(a, "numpy", requires_grad=True) for a in (x_np, w_np, b_np)]
     theirs = [torch.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
