@@ -125,7 +125,7 @@ def test_training_steps_without_dropout_match_pytorch(backend, rng):
 def test_flat_images_are_viewed_as_one_channel_28x28(rng):
     """(N, 784), as the MLP's data pipeline gives them, is (N, 1, 28, 28); the gradient comes
     back in the flat shape."""
-    model = models.cnn().double().eval()
+    model = models.cnn(backend="numpy").double().eval()
     x0 = images(rng)
     flat = tensor(x0.reshape(2, 784), "numpy", requires_grad=True)
     out = model(flat)
@@ -135,7 +135,7 @@ def test_flat_images_are_viewed_as_one_channel_28x28(rng):
 
 
 def test_dropout_is_active_in_training_only(rng):
-    model = models.cnn().double()
+    model = models.cnn(backend="numpy").double()
     x = tensor(images(rng), "numpy")
     td.manual_seed(1)
     a, b = host(model(x)), host(model(x))
