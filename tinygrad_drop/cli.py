@@ -120,27 +120,97 @@ def _rates(text: str) -> tuple[float, ...]:
 def _config(args: argparse.Namespace, **changes: object) -> object:
     from .experiment import Config
 
-    fields = dict(dataset=args.dataset, hidden=args.hidden, dropout=args.dropout,
-                  mode=args.mode, batchnorm=args.bn, epochs=args.epochs, lr=args.lr,
-                  batch_size=args.batch_size, momentum=args.momentum,
+    fields = dict(model=args.model, dataset=args.dataset, hidden=args.hidden,
+                  dropout=args.dropout, mode=args.mode, batchnorm=args.bn, epochs=args.epochs,
+                  lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
                   weight_decay=args.weight_decay, l1=args.l1, early_stopping=args.early_stopping,
                   seed=args.seed, backend=args.backend, limit=args.limit)
     fields.update(changes)
     return Config(**fields)
 
 
+# Flags left out take the model's defaults: the founding MLP's, or the seed's Keras CNN's.
+DEFAULTS = {
+    "mlp": dict(hidden=(256, 256), dropout=(0.2, 0.5), epochs=10, lr=0.5, batch_size=256),
+    "cnn": dict(hidden=(), dropout=(0.25, 0.5), epochs=12, lr=1.0, batch_size=128),
+}
+
+
+def _text(value: object) -> str:
+    return ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value}"
+
+
+def _writable(path: str | None) -> bool:
+    """Whether ``path`` (a file to write, its folders possibly absent) can be created."""
+    folder = os.path.dirname(os.path.abspath(path)) if path else None
+    while folder and not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    return not folder or (os.path.isdir(folder) and os.access(folder, os.W_OK))
+
+
+def _resolve(args: argparse.Namespace) -> str | None:
+    """Fill the flags left out with the model's defaults and check every value before any
+    training starts; returns the one-line complaint naming the flag and value, or None."""
+    hidden_given = args.hidden is not None
+    for key, value in DEFAULTS[args.model].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    checks = [("--epochs", args.epochs, args.epochs > 0, "must be positive"),
+              ("--batch-size", args.batch_size, args.batch_size > 0, "must be positive"),
+              ("--lr", args.lr, args.lr > 0, "must be positive"),
+              ("--limit", args.limit, args.limit is None or args.limit > 0, "must be positive"),
+              ("--momentum", args.momentum, args.momentum >= 0, "must be >= 0"),
+              ("--weight-decay", args.weight_decay, args.weight_decay >= 0, "must be >= 0"),
+              ("--l1", args.l1, args.l1 >= 0, "must be >= 0"),
+              ("--early-stopping", args.early_stopping, args.early_stopping >= 0,
+               "must be >= 0"),
+              ("--dropout", _text(args.dropout), all(0.0 <= p < 1.0 for p in args.dropout),
+               "each rate must be in [0, 1)"),
+              ("--save", getattr(args, "save", None), _writable(getattr(args, "save", None)),
+               "not writable"),
+              ("--out-dir", getattr(args, "out_dir", None),
+               _writable(getattr(args, "out_dir", None) and os.path.join(args.out_dir, "x")),
+               "not writable")]
+    if args.model == "cnn":
+        checks += [("--hidden", _text(args.hidden), not hidden_given,
+                    "the cnn's layers are fixed (--model mlp has hidden layers)"),
+                   ("--bn", "", not args.bn, "the cnn has no batchnorm (--model mlp)"),
+                   ("--also", "bn", "bn" not in getattr(args, "also", ()),
+                    "the cnn has no batchnorm (--model mlp)"),
+                   ("--momentum", args.momentum, not args.momentum,
+                    "the cnn trains with Adadelta, which has no momentum")]
+    for flag, value, ok, why in checks:
+        if not ok:
+            return f"{flag}{' ' if value != '' else ''}{value}: {why}"
+    layers = 2 if args.model == "cnn" else len(args.hidden)
+    if len(args.dropout) == 1:
+        args.dropout = args.dropout * layers
+    if len(args.dropout) != layers:
+        where = "two (conv block, dense head)" if args.model == "cnn" else (
+            f"{layers} (one per hidden layer)")
+        return f"--dropout {_text(args.dropout)}: give one rate or {where}"
+    return None
+
+
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
+                   help="mlp: 784-256-256-10 with SGD (default); cnn: the seed's Keras CNN "
+                        "(conv 32, conv 64, maxpool, dropout, dense 128, dropout) with "
+                        "Adadelta lr 1.0, rho 0.95, eps 1e-7")
     p.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"])
     p.add_argument("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")),
-                   default=(256, 256), help="hidden layer widths (default 256,256)")
-    p.add_argument("--dropout", type=_rates, default=(0.2, 0.5),
-                   help="drop rate per hidden layer (default 0.2,0.5)")
+                   default=None, help="mlp: hidden layer widths (default 256,256)")
+    p.add_argument("--dropout", type=_rates, default=None,
+                   help="drop rates: one for every layer, or one per layer; mlp: per hidden "
+                        "layer (default 0.2,0.5); cnn: conv block, dense head (default 0.25,0.5)")
     p.add_argument("--mode", default="inverted", choices=["inverted", "vanilla"])
-    p.add_argument("--bn", action="store_true", help="batchnorm after each hidden linear layer")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=0.5)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--momentum", type=float, default=0.0)
+    p.add_argument("--bn", action="store_true",
+                   help="mlp: batchnorm after each hidden linear layer")
+    p.add_argument("--epochs", type=int, default=None, help="default: mlp 10, cnn 12")
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: mlp 0.5 (SGD), cnn 1.0 (Adadelta)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: mlp 256, cnn 128")
+    p.add_argument("--momentum", type=float, default=0.0, help="mlp: SGD momentum")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 regularisation")
     p.add_argument("--l1", type=float, default=0.0, help="L1 regularisation strength")
     p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE",
@@ -156,8 +226,6 @@ def train(args: argparse.Namespace) -> int:
     from . import experiment, serialization
 
     config = _config(args, name="model")
-    if len(config.dropout) != len(config.hidden):
-        raise SystemExit(f"--dropout needs one rate per hidden layer ({len(config.hidden)})")
     arrays = experiment.load(config.dataset, config.limit)
     result = experiment.run(config, arrays, progress=not args.no_progress)
     for r in result["history"]:
@@ -192,14 +260,17 @@ def compare(args: argparse.Namespace) -> int:
     write the curves (PNG), the numbers (JSON) and print a summary table."""
     from . import experiment, report
 
-    runs = [_config(args, name="no dropout", dropout=tuple(0.0 for _ in args.hidden)),
+    runs = [_config(args, name="no dropout", dropout=tuple(0.0 for _ in args.dropout)),
             _config(args, name=f"dropout {','.join(f'{p:g}' for p in args.dropout)}")]
     for key in args.also:
         runs.append(_config(args, **REGULARISERS[key]))
     arrays = experiment.load(args.dataset, args.limit)
+    if args.model == "cnn":
+        network, optimizer = "the seed's CNN", f"Adadelta lr {args.lr:g}, rho 0.95, eps 1e-7"
+    else:
+        network, optimizer = f"MLP 784-{'-'.join(map(str, args.hidden))}-10", f"SGD lr {args.lr}"
     print(f"{args.dataset}: {len(arrays[0])} training and {len(arrays[2])} test images; "
-          f"MLP 784-{'-'.join(map(str, args.hidden))}-10, SGD lr {args.lr}, "
-          f"batch {args.batch_size}, {args.epochs} epochs")
+          f"{network}, {optimizer}, batch {args.batch_size}, {args.epochs} epochs")
     results = []
     for config in runs:
         results.append(experiment.run(config, arrays, progress=not args.no_progress))
@@ -208,8 +279,7 @@ def compare(args: argparse.Namespace) -> int:
     json_path = os.path.join(args.out_dir, "compare.json")
     png_path = os.path.join(args.out_dir, "compare.png")
     report.write_json(results, json_path)
-    title = (f"{args.dataset}: MLP 784-{'-'.join(map(str, args.hidden))}-10, with and without "
-             "dropout")
+    title = f"{args.dataset}: {network}, with and without dropout"
     drew = report.plot_curves(results, png_path, title)
     print("\n" + report.table(results))
     print(f"\nwrote {json_path}" + (f" and {png_path}" if drew else
@@ -242,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
     gc.add_argument("--seed", type=int, default=0)
     gc.set_defaults(run=gradcheck_ops)
-    t = sub.add_parser("train", help="train one MLP on Fashion-MNIST (or MNIST)")
+    t = sub.add_parser("train", help="train one MLP (or --model cnn) on Fashion-MNIST "
+                                     "(or MNIST)")
     _add_training_flags(t)
     t.add_argument("--save", help="write the trained weights to this .npz file")
     t.set_defaults(run=train)
@@ -259,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tinygrad-drop``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    problem = _resolve(args) if hasattr(args, "model") else None
+    if problem is not None:  # as argparse does with a bad flag: one line, exit status 2
+        print(f"tinygrad-drop {args.command}: {problem}", file=sys.stderr)
+        return 2
     try:
         return args.run(args)
     except (FileNotFoundError, ValueError, backends.BackendUnavailableError,
