@@ -41,6 +41,7 @@ def test_compare_cnn_writes_two_runs_with_the_seeds_settings(cnn_data, capsys):
         config = run["config"]
         assert config["model"] == "cnn" and config["lr"] == 1.0 and config["limit"] == 32
         assert config["batch_size"] == 16 and config["epochs"] == 1
+        assert config["train_eval_size"] == 10_000  # the train accuracy on <= 10 000 images
         (record,) = run["history"]
         for key in ("train_accuracy", "test_accuracy"):
             assert 0.0 <= record[key] <= 1.0

@@ -120,7 +120,9 @@ def _rates(text: str) -> tuple[float, ...]:
 def _config(args: argparse.Namespace, **changes: object) -> object:
     from .experiment import Config
 
-    fields = dict(model=args.model, dataset=args.dataset, hidden=args.hidden,
+    # The CNN's training accuracy is measured on 10 000 training images (its test set's size).
+    fields = dict(model=args.model, train_eval_size=10_000 if args.model == "cnn" else None,
+                  dataset=args.dataset, hidden=args.hidden,
                   dropout=args.dropout, mode=args.mode, batchnorm=args.bn, epochs=args.epochs,
                   lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
                   weight_decay=args.weight_decay, l1=args.l1, early_stopping=args.early_stopping,

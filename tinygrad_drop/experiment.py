@@ -39,6 +39,9 @@ class Config:
     seed: int = 0
     backend: str | None = None
     limit: int | None = None  # train on the first N examples only
+    # Measure the training accuracy and loss on the first N training examples only (None: all);
+    # the CNN's inference pass over all 60 000 would take longer than its training epoch.
+    train_eval_size: int | None = None
 
 
 DATASETS = {"fashion-mnist": data.fashion_mnist, "mnist": data.mnist}
@@ -80,15 +83,16 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
                       Tensor(y[cut:], backend=config.backend))
         x, y = x[:cut], y[:cut]
     model, optimizer = build(config, x.shape[1], int(y.max()) + 1)
-    # The CNN's activations of 10 000 images would take gigabytes: evaluate it in small chunks.
-    chunk = 500 if config.model == "cnn" else 10_000
+    # The CNN's activations of 10 000 images would take gigabytes: evaluate it in batches.
+    chunk = config.batch_size if config.model == "cnn" else 10_000
+    x_eval, y_eval = x[:config.train_eval_size], y[:config.train_eval_size]
     loader = data.DataLoader(x, y, config.batch_size, shuffle=True, seed=config.seed,
                              backend=config.backend)
 
     def measure(record: dict[str, float]) -> None:
         record["running_loss"] = record["train_loss"]  # averaged over batches, dropout on
-        record["train_loss"], record["train_accuracy"] = evaluate(model, x, y, config.backend,
-                                                                  chunk)
+        record["train_loss"], record["train_accuracy"] = evaluate(model, x_eval, y_eval,
+                                                                  config.backend, chunk)
         record["test_loss"], record["test_accuracy"] = evaluate(model, x_test, y_test,
                                                                 config.backend, chunk)
 
