@@ -10,13 +10,13 @@ only under ``no_grad``, and the result must fit the tensor's shape and dtype.
 
 from __future__ import annotations
 
-import numbers
 import operator
 from collections.abc import Callable
 from typing import Any
 
 from . import dtypes
 from .autograd import TensorBase, is_grad_enabled, no_grad
+from .ops.index import as_index_part
 
 
 def _check_allowed(t: Any, what: str, operands: tuple[Any, ...] = ()) -> None:
@@ -60,18 +60,6 @@ def _inplace(fn: Callable[[Any, Any], Any], symbol: str) -> Callable[[Any, Any],
     return method
 
 
-def _index_part(t: Any, part: Any) -> Any:
-    if isinstance(part, TensorBase):
-        if part._backend is not t._backend:
-            raise TypeError(f"setitem: cannot index a {t.backend!r} tensor with a "
-                            f"{part.backend!r} tensor")
-        return part.data
-    if isinstance(part, list) or (hasattr(part, "dtype") and not isinstance(part,
-                                                                             numbers.Number)):
-        return t._backend.asarray(part)
-    return part
-
-
 class InplaceMethods:
     """``+= -= *= /=`` and item assignment (mixed into ``Tensor``)."""
 
@@ -88,8 +76,8 @@ class InplaceMethods:
         arrays allow assignment with them)."""
         _check_allowed(self, "setitem", (value,))
         be = self._backend
-        parts = tuple(_index_part(self, p) for p in (index if isinstance(index, tuple)
-                                                      else (index,)))
+        parts = tuple(as_index_part(self, p) for p in (index if isinstance(index, tuple)
+                                                        else (index,)))
         if isinstance(value, TensorBase):
             if value._backend is not be:
                 raise TypeError(f"setitem: cannot assign a {value.backend!r} tensor into a "

@@ -106,7 +106,7 @@ def _linear_index(xp: Any, arrays: tuple[tuple[int, tuple[int, ...], Any], ...])
     return combined
 
 
-def _as_index_part(x: TensorBase, part: Any) -> Any:
+def as_index_part(x: TensorBase, part: Any) -> Any:
     """One element of an index as ints, slices, None, Ellipsis, bools or backend arrays
     (integer or boolean); 0-d integer arrays become ints and 0-d boolean ones bools."""
     be = x._backend
@@ -142,7 +142,7 @@ def _as_index_part(x: TensorBase, part: Any) -> Any:
 def _parse(x: TensorBase, index: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The basic part and the advanced parts of ``x[index]`` (see ``Index``)."""
     xp, shape = x._backend.xp, tuple(x.data.shape)
-    parts = [_as_index_part(x, p) for p in (index if isinstance(index, tuple) else (index,))]
+    parts = [as_index_part(x, p) for p in (index if isinstance(index, tuple) else (index,))]
     consumed = sum(p.ndim if hasattr(p, "dtype") and xp.isdtype(p.dtype, "bool") else 1
                    for p in parts if p is not None and p is not Ellipsis
                    and not isinstance(p, bool))

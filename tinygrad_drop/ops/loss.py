@@ -235,13 +235,18 @@ class BinaryCrossEntropy(Op):
     def backward(self, g: Any) -> tuple[Any, Any, None]:
         xp = self.backend.xp
         x, y, weight, log_x, log_1mx, size = self.saved
-        scale = mean_scale(xp, g, self.reduction, size)
-        if weight is not None:
-            scale = scale * weight
+        scale = _element_scale(xp, g, self.reduction, size, weight)
         need_x, need_y = self.needs_input_grad[:2]
         gx = scale * (x - y) / xp.maximum((1 - x) * x, _BCE_EPS) if need_x else None
         gy = scale * (log_1mx - log_x) if need_y else None
         return gx, gy, None
+
+
+def _element_scale(xp: Any, g: Any, reduction: str, size: int, weight: Any) -> Any:
+    """The upstream gradient of an element-wise loss, per element: ``g`` spread by the
+    reduction, times the element weights if any (both binary cross-entropies use it)."""
+    scale = mean_scale(xp, g, reduction, size)
+    return scale if weight is None else scale * weight
 
 
 class BinaryCrossEntropyWithLogits(Op):
@@ -267,9 +272,7 @@ class BinaryCrossEntropyWithLogits(Op):
     def backward(self, g: Any) -> tuple[Any, Any, None, None]:
         xp = self.backend.xp
         z, y, weight, pos_weight, log_sig, size = self.saved
-        scale = mean_scale(xp, g, self.reduction, size)
-        if weight is not None:
-            scale = scale * weight
+        scale = _element_scale(xp, g, self.reduction, size, weight)
         need_z, need_y = self.needs_input_grad[:2]
         gz = gy = None
         if need_z:
