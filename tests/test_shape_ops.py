@@ -307,6 +307,9 @@ def test_cat_skips_legacy_empty_tensors_as_pytorch(backend):
     out = td.cat([a, td.Tensor.zeros(0, backend=backend), a], 0)
     assert out.shape == tuple(torch.cat([torch.ones(1, 2), torch.zeros(0),
                                          torch.ones(1, 2)]).shape) == (2, 2)
+    assert out.tolist() == [[1.0, 2.0], [1.0, 2.0]]
+    out.sum().backward()
+    assert a.grad.tolist() == [[2.0, 2.0]]  # both copies send their gradient back
 
 
 @pytest.mark.parametrize("call, error, message", [
