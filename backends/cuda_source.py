@@ -15,6 +15,19 @@ Kernels (``T`` is float or double; ``vector`` says every pointer is aligned to 4
   backward, relu's backward).
 - ``td_keep_mask``: the mask alone (the CuPy generator's masks, and ``Dropout.mask()`` when
   masks are regenerated).
+
+Spatial dropout (``Dropout2d``) over ``x`` of N*C contiguous planes of ``plane`` elements: channel
+``ch`` is kept when word ``ch % 4`` of Philox group ``ch // 4`` is below the threshold, the very bit
+the element-wise stream gives element ``ch`` of an (N, C) mask, so ``td_keep_mask`` and the host
+generator draw the same channel mask. Four channels (a quad) span 4 * plane elements, a multiple of
+4, so a group of four elements lies in one quad: one Philox call per group at most (none while a
+thread stays in its quad), and no division per element (a thread divides by ``plane`` once and
+then steps its (quad, group within quad) position).
+- ``td_dropout2d_forward``: y = keep[ch] ? x / divisor : 0, writes the N*C-byte channel mask
+  (unless ``mask`` is NULL) and adds the number of channels kept to ``*kept``: the thread whose
+  group holds a channel's first element writes and counts that channel, so each counts once.
+- ``td_dropout2d_backward_regen``: dx = keep[ch] ? g / divisor : 0, the channel bits redrawn.
+- ``td_channel_masked_scale``: y = mask[ch] ? x / divisor : 0 from a stored N*C-byte mask.
 Division (not a multiply by 1/divisor) keeps results bit-identical to the NumPy backend.
 """
 
@@ -146,6 +159,115 @@ extern "C" __global__ void td_masked_scale(
     }}
 }}
 
+/* Where a thread is in a spatial dropout pass: its group of four elements ``g`` = quad ``q``
+   (channels 4q .. 4q+3) * plane + ``r`` (the group's place in the quad, 0 .. plane-1), and the
+   keep bits of the quad ``held`` (~0 before the first), channel j of the quad in bit j of
+   ``bits`` (a register, where an array indexed by channel would live in local memory). */
+struct td_channel_walk {{
+    unsigned long long g, q, r, plane, step_q, step_r, held;
+    unsigned int bits;
+}};
+
+__device__ __forceinline__ td_channel_walk td_walk_start(unsigned long long plane) {{
+    td_channel_walk w;
+    unsigned long long stride = td_stride();
+    w.g = td_first(); w.q = w.g / plane; w.r = w.g % plane; w.plane = plane;
+    w.step_q = stride / plane; w.step_r = stride % plane; w.held = ~0ull; w.bits = 0;
+    return w;
+}}
+
+/* The next group of the grid-stride loop: g + stride, without a division. */
+__device__ __forceinline__ void td_walk_next(td_channel_walk* w) {{
+    w->g += td_stride(); w->q += w->step_q; w->r += w->step_r;
+    if (w->r >= w->plane) {{ w->r -= w->plane; ++w->q; }}
+}}
+
+/* The quad's keep bits from the Philox stream, drawn once per quad the thread enters. */
+__device__ __forceinline__ void td_walk_draw(td_channel_walk* w, unsigned long long seed,
+                                             unsigned long long offset,
+                                             unsigned int threshold) {{
+    if (w->q == w->held) return;
+    bool keep[4];
+    td_keep_bits(seed, offset, w->q, threshold, keep);
+    w->bits = (unsigned int)keep[0] | ((unsigned int)keep[1] << 1)
+        | ((unsigned int)keep[2] << 2) | ((unsigned int)keep[3] << 3);
+    w->held = w->q;
+}}
+
+/* The quad's keep bits from a stored mask of ``channels`` bytes, read once per quad. */
+__device__ __forceinline__ void td_walk_read(td_channel_walk* w,
+                                             const unsigned char* __restrict__ mask,
+                                             unsigned long long channels) {{
+    if (w->q == w->held) return;
+    w->bits = 0;
+    for (int j = 0; j < 4 && 4 * w->q + j < channels; ++j)
+        w->bits |= (unsigned int)(mask[4 * w->q + j] != 0) << j;
+    w->held = w->q;
+}}
+
+/* The index in its quad (0 .. 3) of the channel of each element of the walk's group. */
+__device__ __forceinline__ void td_walk_channels(const td_channel_walk* w, int channel[4]) {{
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {{
+        unsigned long long k = 4 * w->r + j, plane = w->plane;
+        channel[j] = (k >= plane) + (k >= 2 * plane) + (k >= 3 * plane);
+    }}
+}}
+
+/* Scale the walk's group by its channels' keep bits; ``channel`` as td_walk_channels. */
+__device__ __forceinline__ void td_walk_scale(const td_channel_walk* w, const T* __restrict__ in,
+                                              T* __restrict__ out, unsigned long long n,
+                                              T divisor, int vector, int channel[4]) {{
+    bool keep[4];
+    td_walk_channels(w, channel);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) keep[j] = (w->bits >> channel[j]) & 1u;
+    td_scale_group(in, out, 4 * w->g, n, keep, divisor, vector);
+}}
+
+extern "C" __global__ void td_dropout2d_forward(
+        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
+        unsigned long long n, unsigned long long plane, unsigned int threshold, T divisor,
+        unsigned long long seed, unsigned long long offset,
+        unsigned long long* __restrict__ kept, int vector) {{
+    unsigned int count = 0;
+    for (td_channel_walk w = td_walk_start(plane); 4 * w.g < n; td_walk_next(&w)) {{
+        int channel[4];
+        td_walk_draw(&w, seed, offset, threshold);
+        td_walk_scale(&w, x, y, n, divisor, vector, channel);
+        /* A channel is written and counted by the group holding its first element. */
+        for (int j = 0; j < 4 && 4 * w.g + j < n; ++j) {{
+            if (4 * w.r + j != (unsigned long long)channel[j] * plane) continue;
+            bool keep = (w.bits >> channel[j]) & 1u;
+            if (mask) mask[4 * w.q + channel[j]] = keep;
+            count += keep;
+        }}
+    }}
+    td_add_count(kept, count);
+}}
+
+extern "C" __global__ void td_dropout2d_backward_regen(
+        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
+        unsigned long long plane, unsigned int threshold, T divisor, unsigned long long seed,
+        unsigned long long offset, int vector) {{
+    for (td_channel_walk w = td_walk_start(plane); 4 * w.g < n; td_walk_next(&w)) {{
+        int channel[4];
+        td_walk_draw(&w, seed, offset, threshold);
+        td_walk_scale(&w, g_in, dx, n, divisor, vector, channel);
+    }}
+}}
+
+extern "C" __global__ void td_channel_masked_scale(
+        const T* __restrict__ x, const unsigned char* __restrict__ mask, T* __restrict__ y,
+        unsigned long long n, unsigned long long plane, T divisor, int vector) {{
+    unsigned long long channels = n / plane;
+    for (td_channel_walk w = td_walk_start(plane); 4 * w.g < n; td_walk_next(&w)) {{
+        int channel[4];
+        td_walk_read(&w, mask, channels);
+        td_walk_scale(&w, x, y, n, divisor, vector, channel);
+    }}
+}}
+
 extern "C" __global__ void td_keep_mask(
         unsigned char* __restrict__ mask, unsigned long long n, unsigned int threshold,
         unsigned long long seed, unsigned long long offset) {{
@@ -158,7 +280,8 @@ extern "C" __global__ void td_keep_mask(
 """
 
 KERNEL_NAMES = ("td_dropout_forward", "td_dropout_backward_regen", "td_masked_scale",
-                "td_keep_mask")
+                "td_keep_mask", "td_dropout2d_forward", "td_dropout2d_backward_regen",
+                "td_channel_masked_scale")
 CTYPES = {"float32": "float", "float64": "double"}
 
 

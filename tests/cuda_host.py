@@ -63,6 +63,22 @@ void host_keep_mask(unsigned int blocks, unsigned char* mask, ull n, unsigned in
                     ull seed, ull offset) {
     TD_GRID(blocks, td_keep_mask(mask, n, threshold, seed, offset));
 }
+void host_dropout2d_forward(unsigned int blocks, const T* x, T* y, unsigned char* mask, ull n,
+                            ull plane, unsigned int threshold, T divisor, ull seed, ull offset,
+                            ull* kept, int vector) {
+    TD_GRID(blocks, td_dropout2d_forward(x, y, mask, n, plane, threshold, divisor, seed, offset,
+                                         kept, vector));
+}
+void host_dropout2d_backward_regen(unsigned int blocks, const T* g, T* dx, ull n, ull plane,
+                                   unsigned int threshold, T divisor, ull seed, ull offset,
+                                   int vector) {
+    TD_GRID(blocks, td_dropout2d_backward_regen(g, dx, n, plane, threshold, divisor, seed,
+                                                offset, vector));
+}
+void host_channel_masked_scale(unsigned int blocks, const T* x, const unsigned char* mask, T* y,
+                               ull n, ull plane, T divisor, int vector) {
+    TD_GRID(blocks, td_channel_masked_scale(x, mask, y, n, plane, divisor, vector));
+}
 void host_dropout_words(ull seed, ull offset, ull g, unsigned int* w) {
     td_dropout_words(seed, offset, g, w);
 }

@@ -9,6 +9,7 @@ themselves.
 """
 
 import ctypes
+import math
 
 import numpy as np
 import pytest
@@ -73,6 +74,32 @@ class HostKernels:
         self.lib.host_keep_mask(u32(grid), ptr(mask), u64(n), u32(keep_threshold(keep)),
                                 u64(seed), u64(offset))
         return mask
+
+    def forward2d(self, x, plane, keep, divisor, seed, offset, grid, vector, with_mask=True):
+        """Spatial dropout of ``x`` (N*C planes of ``plane`` elements, flat): (y, channel mask
+        or None, channels kept)."""
+        y = aligned(np.full_like(x, np.nan))
+        channels = x.size // plane
+        mask = aligned(np.full(channels, 7, dtype=np.uint8)) if with_mask else None
+        kept = np.zeros(1, dtype=np.uint64)
+        self.lib.host_dropout2d_forward(
+            u32(grid), ptr(x), ptr(y), None if mask is None else ptr(mask), u64(x.size),
+            u64(plane), u32(keep_threshold(keep)), self.scalar(divisor), u64(seed), u64(offset),
+            ptr(kept), ctypes.c_int(vector))
+        return y, mask, int(kept[0])
+
+    def backward2d_regen(self, g, plane, keep, divisor, seed, offset, grid, vector):
+        dx = aligned(np.full_like(g, np.nan))
+        self.lib.host_dropout2d_backward_regen(
+            u32(grid), ptr(g), ptr(dx), u64(g.size), u64(plane), u32(keep_threshold(keep)),
+            self.scalar(divisor), u64(seed), u64(offset), ctypes.c_int(vector))
+        return dx
+
+    def channel_masked_scale(self, x, mask, plane, divisor, grid, vector):
+        y = aligned(np.full_like(x, np.nan))
+        self.lib.host_channel_masked_scale(u32(grid), ptr(x), ptr(mask), ptr(y), u64(x.size),
+                                           u64(plane), self.scalar(divisor), ctypes.c_int(vector))
+        return y
 
     def words(self, seed, offset, group):
         out = np.zeros(4, dtype=np.uint32)
@@ -189,6 +216,136 @@ def test_zero_elements_touch_nothing(kernels):
     x = aligned(np.zeros(0, dtype=kernels.dtype))
     y, mask, kept = kernels.forward(x, 0.5, 0.5, 0, 0, 1, 1)
     assert y.size == 0 and kept == 0
+
+
+# -- spatial dropout (Dropout2d) -----------------------------------------------------------------
+# (channels N*C, plane H*W): planes of 1 to 576 elements (576 = 24 x 24, the seed CNN's), channel
+# counts that leave the last quad partial, groups that hold several channel starts (plane < 4)
+CHANNEL_SHAPES = [(1, 1), (6, 1), (15, 3), (7, 4), (13, 5), (16, 5), (9, 576), (64, 2), (3, 1001)]
+CHANNEL_GRIDS = [1, 3, 7, 64, 2000]  # 2000: more threads than groups for most shapes
+
+
+def expected_channel_scaled(values, channel_mask, divisor):
+    """The reference: each plane (row of ``values``) scaled or zeroed by its channel's bit."""
+    planes = values.reshape(channel_mask.size, -1)
+    return expected_scaled(planes, channel_mask[:, None], divisor).reshape(-1)
+
+
+@pytest.mark.parametrize("channels, plane", CHANNEL_SHAPES)
+@pytest.mark.parametrize("grid", CHANNEL_GRIDS)
+@pytest.mark.parametrize("vector", [0, 1])
+def test_dropout2d_forward_is_the_streams_channel_mask_applied(kernels, channels, plane, grid,
+                                                               vector):
+    keep, seed, offset = 0.6, 2 ** 63 + 12345, 2 ** 33 + 9
+    x = data(kernels, channels * plane, seed=channels + plane)
+    for divisor in (keep, 1.0):  # inverted and vanilla
+        y, mask, kept = kernels.forward2d(x, plane, keep, divisor, seed, offset, grid, vector)
+        reference = philox.dropout_mask(seed, offset, (channels,), keep)
+        np.testing.assert_array_equal(mask, reference.astype(np.uint8))
+        np.testing.assert_array_equal(y, expected_channel_scaled(x, reference, divisor))
+        assert kept == reference.sum()  # each channel counted once, whatever the grid
+
+
+@pytest.mark.parametrize("grid", CHANNEL_GRIDS)
+def test_dropout2d_channel_bits_are_the_host_generators_n_by_c_mask(kernels, grid):
+    # The generator's third (N, C) draw: offset 2, exactly as bernoulli_mask advances it.
+    n, c, plane, keep = 10, 7, 9, 0.5
+    generator = philox.PhiloxGenerator(77)
+    for _ in range(2):
+        generator.bernoulli_mask((n, c), keep)
+    host_mask = generator.bernoulli_mask((n, c), keep)
+    assert generator.offset == 3
+    x = data(kernels, n * c * plane, seed=4)
+    y, mask, kept = kernels.forward2d(x, plane, keep, keep, 77, 2, grid, 1)
+    np.testing.assert_array_equal(mask.view(bool).reshape(n, c), host_mask)
+    assert kept == host_mask.sum() and 0 < kept < n * c
+
+
+@pytest.mark.parametrize("keep", [0.999, 0.3, 1e-3])
+def test_dropout2d_forward_follows_the_threshold_at_every_rate(kernels, keep):
+    channels, plane = 20_000, 3
+    x = data(kernels, channels * plane, seed=5)
+    y, mask, kept = kernels.forward2d(x, plane, keep, keep, 11, 4, 64, 1)
+    reference = philox.dropout_mask(11, 4, (channels,), keep)
+    np.testing.assert_array_equal(mask.view(bool), reference)
+    np.testing.assert_array_equal(y, expected_channel_scaled(x, reference, keep))
+    assert kept == reference.sum()
+
+
+def test_dropout2d_forward_without_a_mask_buffer_gives_the_same_output_and_count(kernels):
+    x = data(kernels, 13 * 5)
+    y_mask, _, kept_mask = kernels.forward2d(x, 5, 0.5, 0.5, 3, 0, 3, 1)
+    y, mask, kept = kernels.forward2d(x, 5, 0.5, 0.5, 3, 0, 3, 1, with_mask=False)
+    assert mask is None and kept == kept_mask
+    np.testing.assert_array_equal(y, y_mask)
+
+
+def test_dropout2d_forward_adds_to_the_count_it_is_given(kernels):
+    # kept is a running total (atomicAdd): the CuPy side zeroes it before each launch
+    x = data(kernels, 15 * 3)
+    _, mask, kept = kernels.forward2d(x, 3, 0.5, 0.5, 1, 1, 3, 1)
+    total = np.full(1, 1000, dtype=np.uint64)
+    kernels.lib.host_dropout2d_forward(
+        u32(3), ptr(x), ptr(aligned(np.empty_like(x))), None, u64(x.size), u64(3),
+        u32(keep_threshold(0.5)), kernels.scalar(0.5), u64(1), u64(1), ptr(total),
+        ctypes.c_int(1))
+    assert int(total[0]) == 1000 + kept == 1000 + mask.sum()
+
+
+@pytest.mark.parametrize("channels, plane", CHANNEL_SHAPES)
+@pytest.mark.parametrize("vector", [0, 1])
+def test_dropout2d_regenerated_backward_redraws_the_forward_channels(kernels, channels, plane,
+                                                                     vector):
+    keep, seed, offset = 0.45, 5, 6
+    x, g = data(kernels, channels * plane, seed=1), data(kernels, channels * plane, seed=2)
+    for grid in (1, 7, 2000):
+        _, mask, _ = kernels.forward2d(x, plane, keep, keep, seed, offset, grid, vector)
+        for divisor in (keep, 1.0):
+            dx = kernels.backward2d_regen(g, plane, keep, divisor, seed, offset, grid, vector)
+            np.testing.assert_array_equal(dx, expected_channel_scaled(g, mask.view(bool),
+                                                                      divisor))
+
+
+@pytest.mark.parametrize("channels, plane", CHANNEL_SHAPES)
+@pytest.mark.parametrize("grid", [1, 3, 64])
+@pytest.mark.parametrize("vector", [0, 1])
+def test_channel_masked_scale_applies_a_stored_channel_mask(kernels, channels, plane, grid,
+                                                            vector):
+    g = data(kernels, channels * plane, seed=3)
+    stored = np.random.default_rng(channels * plane).random(channels) < 0.5
+    mask = aligned(stored.astype(np.uint8) * np.uint8(3))  # any nonzero byte keeps
+    for divisor in (0.3, 1.0):
+        np.testing.assert_array_equal(
+            kernels.channel_masked_scale(g, mask, plane, divisor, grid, vector),
+            expected_channel_scaled(g, stored, divisor))
+
+
+def test_dropout2d_kernels_match_the_numpy_backend_with_a_philox_generator(kernels):
+    # F.dropout2d on NumPy with the host generator: forward, mask and backward bit for bit.
+    shape, keep = (6, 5, 3, 7), 0.65
+    x_np = data(kernels, math.prod(shape)).reshape(shape)
+    g_np = data(kernels, math.prod(shape), seed=9).reshape(shape)
+    generator = philox.PhiloxGenerator(2 ** 40 + 1)
+    F.dropout(Tensor(x_np, backend="numpy"), 0.5, generator=generator)  # offset 0
+    x = Tensor(x_np, backend="numpy", requires_grad=True)
+    y = F.dropout2d(x, 1 - keep, generator=generator)  # offset 1
+    channel_mask = y.grad_fn.mask()
+    y.backward(Tensor(g_np, backend="numpy"))
+    plane = shape[2] * shape[3]
+    out, mask, kept = kernels.forward2d(x_np.reshape(-1), plane, keep, keep, 2 ** 40 + 1, 1, 7, 1)
+    np.testing.assert_array_equal(mask.view(bool).reshape(6, 5), channel_mask)
+    np.testing.assert_array_equal(out.reshape(shape), y.numpy())
+    assert kept == channel_mask.sum()
+    stored = kernels.channel_masked_scale(g_np.reshape(-1), mask, plane, keep, 3, 1)
+    regen = kernels.backward2d_regen(g_np.reshape(-1), plane, keep, keep, 2 ** 40 + 1, 1, 3, 1)
+    np.testing.assert_array_equal(stored.reshape(shape), x.grad.numpy())
+    np.testing.assert_array_equal(regen.reshape(shape), x.grad.numpy())
+
+
+def test_dropout2d_with_no_channels_touches_nothing(kernels):
+    x = aligned(np.zeros(0, dtype=kernels.dtype))
+    y, mask, kept = kernels.forward2d(x, 3, 0.5, 0.5, 0, 0, 1, 1)
+    assert y.size == 0 and mask.size == 0 and kept == 0
 
 
 # -- NVRTC -------------------------------------------------------------------------------------
