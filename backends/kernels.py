@@ -137,8 +137,11 @@ def weight_shape(channels: int, out_channels: int, kernel: tuple[int, int],
 
 
 class DropoutKernels(Kernels):
-    """Element-wise dropout in training mode: draw a mask, scale what it keeps; backward from
-    what forward saved. The op asks only for 0 < keep < 1 (it settles keep = 0 and 1 itself)."""
+    """Dropout in training mode: draw a mask, scale what it keeps; backward from what forward
+    saved. Element-wise (``forward``: one draw per element) and spatial (``channel_forward``: one
+    draw per (sample, channel) of (N, C, *) input, the mask being the generator's (N, C) draw);
+    ``backward`` and ``mask`` serve both. The op asks only for 0 < keep < 1 (it settles keep = 0
+    and 1 itself)."""
 
     family = "dropout"
 
@@ -147,25 +150,43 @@ class DropoutKernels(Kernels):
         """``(x * mask / divisor, saved, kept)``: the mask keeps each element with probability
         ``keep``; ``saved`` is what ``backward`` and ``mask`` need, ``kept`` the number of
         elements kept (a backend scalar: reading it waits for the device)."""
-        mask = generator.bernoulli_mask(x.shape, keep)
-        if not self.backend.is_array(mask):
-            raise TypeError(f"dropout: the generator makes {type(mask).__name__} masks, not "
-                            f"{self.backend.name!r} arrays; use a generator of the input's "
-                            "backend")
+        mask = self.checked_mask(generator.bernoulli_mask(x.shape, keep), "dropout")
         return self.masked_scale(x, mask, divisor), mask, self.xp.count_nonzero(mask)
 
+    def channel_forward(self, x: Any, keep: float, divisor: float,
+                        generator: Generator) -> tuple[Any, Any, Any]:
+        """Spatial dropout of ``x`` (N, C, *): ``(x * mask[n, c] / divisor, saved, kept)``, the
+        (N, C) mask exactly ``generator.bernoulli_mask((N, C), keep)`` (the same draw, the
+        generator advanced the same way); ``saved`` as in ``forward`` (here the mask shaped
+        (N, C, 1, ...)), ``kept`` the number of channels kept (a backend scalar)."""
+        channels = tuple(x.shape[:2])
+        mask = self.checked_mask(generator.bernoulli_mask(channels, keep), "dropout2d")
+        saved = self.xp.reshape(mask, channels + (1,) * (x.ndim - 2))
+        return self.masked_scale(x, saved, divisor), saved, self.xp.count_nonzero(mask)
+
     def backward(self, g: Any, saved: Any, divisor: float) -> Any:
-        """``g * mask / divisor`` from what ``forward`` saved."""
+        """``g * mask / divisor`` from what ``forward`` or ``channel_forward`` saved."""
         return self.masked_scale(g, saved, divisor)
 
     def mask(self, saved: Any) -> Any:
-        """The boolean keep-mask from what ``forward`` saved."""
+        """The boolean keep-mask from what ``forward`` saved (of ``channel_forward``: shaped
+        (N, C, 1, ...))."""
         return saved
 
     def masked_scale(self, x: Any, mask: Any, divisor: float) -> Any:
-        """``x / divisor`` where ``mask`` is True, 0 elsewhere."""
+        """``x / divisor`` where ``mask`` (of x's shape, or broadcast to it) is True, 0
+        elsewhere."""
         out = self.xp.where(mask, x, 0)
         return out / divisor if divisor != 1 else out
+
+    def checked_mask(self, mask: Any, op: str) -> Any:
+        """``mask`` when it is an array of this backend; else a TypeError naming ``op``: the
+        generator belongs to another backend."""
+        if not self.backend.is_array(mask):
+            raise TypeError(f"{op}: the generator makes {type(mask).__name__} masks, not "
+                            f"{self.backend.name!r} arrays; use a generator of the input's "
+                            "backend")
+        return mask
 
 
 class LinearKernels(Kernels):

@@ -98,8 +98,10 @@ class Dropout2d(Dropout):
     """Spatial dropout of (N, C, H, W) input (or any (N, C, *)): one draw per (sample,
     channel), the whole feature map kept or dropped. Training: ``x * mask[n, c] / keep``
     (inverted) or ``x * mask[n, c]`` (vanilla); inference (vanilla): ``x * keep``. The mask is
-    N*C booleans (1 byte per channel), saved shaped (N, C, 1, 1) so that backward is the same
-    broadcast ``grad * mask / keep``. The drawing shows the fraction of channels dropped."""
+    the generator's (N, C) Bernoulli draw, N*C booleans (1 byte per channel) saved shaped
+    (N, C, 1, 1) so that backward is the same broadcast ``grad * mask / keep`` (or, on CuPy with
+    ``regenerate_masks``, its Philox position); the backend's ``channel_forward`` does it, on
+    CuPy in one fused kernel. The drawing shows the fraction of channels dropped."""
 
     name = "dropout2d"
 
@@ -112,17 +114,11 @@ class Dropout2d(Dropout):
     def forward(self, x: Any) -> Any:
         if not self.training or certain_keep(self.keep) is not None:
             return super().forward(x)  # x * keep, a copy, or zeros: nothing to draw
-        xp = self.backend.xp
-        channels = tuple(x.shape[:2])
-        self.size = math.prod(channels)
-        mask = (self.generator or self.backend.generator).bernoulli_mask(channels, self.keep)
-        if not self.backend.is_array(mask):
-            raise TypeError(f"the generator makes {type(mask).__name__} masks, not "
-                            f"{self.backend.name!r} arrays; use a generator of the input's "
-                            "backend")
-        self.kept = xp.count_nonzero(mask)  # stays on the device until it is shown
-        self.saved = xp.reshape(mask, channels + (1,) * (x.ndim - 2))
-        return self.kernels.masked_scale(x, self.saved, self.divisor)
+        self.size = math.prod(x.shape[:2])
+        # one pass where the backend fuses it (CuPy); kept stays on the device until shown
+        out, self.saved, self.kept = self.kernels.channel_forward(
+            x, self.keep, self.divisor, self.generator or self.backend.generator)
+        return out
 
     def mask(self) -> Any:
         """The (N, C) boolean keep-mask of this training pass (until backward frees it)."""
