@@ -85,7 +85,8 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
         grouped = np.reshape(out, (n, groups, oc // groups, oh * ow))
         blocks = self._blocks(n, weight[0].size * groups * oh * ow * x.itemsize)
         if stride == (1, 1):
-            return self._flat_forward(x, wmat, bias, geometry, out, blocks)
+            with np.errstate(invalid="ignore"):  # inf weights meet the dropped zero columns
+                return self._flat_forward(x, wmat, bias, geometry, out, blocks)
         for start in blocks:
             stop = start + blocks.step
             cols = self.columns(x[start:stop], kernel, stride, dilation, (oh, ow))
@@ -96,15 +97,28 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
                 np.add(block, np.reshape(bias, (1, oc, 1, 1)), out=block)
         return out
 
-    def backward(self, g: np.ndarray, x: np.ndarray | None, weight: np.ndarray,
+    def backward(self, g: np.ndarray, x: np.ndarray | None, weight: np.ndarray | None,
                  geometry: tuple, shape: tuple[int, ...], need_w: bool,
                  need_x: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+        # The flat (stride-1) products also multiply wrap-around values by zeros, harmless
+        # unless those values are inf or NaN (0 * inf = NaN where PyTorch has a finite
+        # gradient): a non-finite weight or weight gradient takes the exact columns instead.
+        flat = geometry[1] == (1, 1) and (weight is None or bool(np.isfinite(weight).all()))
+        with np.errstate(invalid="ignore"):  # PyTorch does not warn about NaN either
+            gw, gx = self._backward(g, x, weight, geometry, shape, need_w, need_x, flat)
+        if flat and gw is not None and not np.isfinite(gw).all():
+            gw, _ = self._backward(g, x, weight, geometry, shape, True, False, False)
+        return gw, gx
+
+    def _backward(self, g: np.ndarray, x: np.ndarray | None, weight: np.ndarray | None,
+                  geometry: tuple, shape: tuple[int, ...], need_w: bool, need_x: bool,
+                  flat: bool) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Backward over flat (stride 1) or exact columns, in blocks of samples."""
         kernel, stride, dilation, out_hw, groups = geometry
         n, c = shape[:2]
         oc, per, taps = g.shape[1], out_hw[0] * out_hw[1], c * kernel[0] * kernel[1]
         gw = np.zeros((groups, oc // groups, taps // groups), g.dtype) if need_w else None
         blocks = self._blocks(n, taps * per * g.itemsize)
-        flat = stride == (1, 1)
         gx = (np.empty if flat else np.zeros)(shape, g.dtype) if need_x else None
         if need_x:
             wmat_t = np.swapaxes(weight_matrix(np, weight, groups), 1, 2)

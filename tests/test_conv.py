@@ -178,3 +178,25 @@ def test_numpy_blocks_of_samples_give_the_whole_batch_result(block_bytes, kw, mo
     for a, t in zip(ours, theirs, strict=True):
         np.testing.assert_allclose(host(a.grad), t.grad.numpy(), rtol=1e-12, atol=1e-12)
     assert len(calls) > 2 and sum(calls) == 2 * 5  # blocks in forward, again in backward
+
+
+@pytest.mark.parametrize("where", ["input", "weight"])
+def test_inf_in_the_input_or_weight_gives_pytorchs_gradients(where, backend, rng):
+    """An inf on the input's left edge meets only the first kernel column's taps: every other
+    weight-gradient entry stays finite, as in PyTorch (the NumPy fast path's wrap-around columns
+    must not turn 0 * inf into NaN). An inf weight likewise spreads inf, not NaN, into exactly
+    the input gradients PyTorch gives."""
+    x_np, w_np = rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3))
+    if where == "input":
+        x_np[1, 2, 3, 0] = np.inf
+    else:
+        w_np[2, 1, 0, 2] = -np.inf
+    ours = [tensor(a, backend, requires_grad=True) for a in (x_np, w_np)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x_np, w_np)]
+    g = rng.standard_normal((2, 4, 4, 5))
+    F.conv2d(*ours).backward(tensor(g, backend))
+    torch.nn.functional.conv2d(*theirs).backward(torch.tensor(g))
+    touched = theirs[1 if where == "input" else 0].grad.numpy()  # the other one's gradient
+    assert np.isfinite(touched).any() and not np.isfinite(touched).all()
+    for a, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(host(a.grad), t.grad.numpy(), rtol=1e-12, atol=1e-12)
