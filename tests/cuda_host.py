@@ -17,6 +17,10 @@ import os
 import shutil
 import subprocess
 import sys
+import types
+from typing import Any
+
+import numpy as np
 
 HOST_PRELUDE = r"""
 #include <cstddef>
@@ -143,3 +147,66 @@ def nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, s
         return result, log.value.decode(errors="replace"), ptx
     finally:
         nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+
+
+# -- the CuPy backend's kernel calls, run on the host ------------------------------------------
+class HostDeviceArray(np.ndarray):
+    """A host array standing in for a CuPy one: ``.data.ptr`` is its address."""
+
+    @property
+    def data(self) -> Any:  # CuPy's MemoryPointer, as far as the kernels' callers read it
+        return types.SimpleNamespace(ptr=self.ctypes.data)
+
+
+def host_cupy() -> types.ModuleType:
+    """A stand-in ``cupy`` module with what ``backends/cupy_kernels.py`` calls, over NumPy: with
+    it that module runs on the CPU, its launches going to the host-compiled kernels."""
+    fake = types.ModuleType("cupy")
+
+    def device(array: Any) -> HostDeviceArray:
+        return np.asarray(array).view(HostDeviceArray)
+
+    fake.ndarray, fake.bool_, fake.uint64 = HostDeviceArray, np.bool_, np.uint64
+    fake.ascontiguousarray = lambda a: device(np.ascontiguousarray(a))
+    fake.empty_like = lambda a: device(np.empty_like(a))
+    fake.empty = lambda shape, dtype: device(np.empty(shape, dtype))
+    fake.zeros = lambda shape, dtype: device(np.zeros(shape, dtype))
+    fake.count_nonzero = np.count_nonzero
+    fake.reshape, fake.where, fake.full = np.reshape, np.where, np.full
+    fake.asarray = device
+    return fake
+
+
+class HostLaunchBackend:
+    """What ``cupy_kernels`` asks of the CuPy backend (``launch``, ``regenerate_masks``,
+    ``is_array``, ``xp``), its launches run by the host-compiled kernels (``libraries``: dtype
+    name -> CDLL) over ``blocks`` one-thread blocks."""
+
+    name = "cupy"
+
+    def __init__(self, fake_cupy: types.ModuleType, libraries: dict[str, ctypes.CDLL],
+                 blocks: int = 5, regenerate_masks: bool = False) -> None:
+        self.xp, self.libraries, self.blocks = fake_cupy, libraries, blocks
+        self.regenerate_masks = regenerate_masks
+        self.launches: list[str] = []
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, HostDeviceArray)
+
+    def launch(self, dtype_name: str, kernel: str, n: int, args: tuple) -> None:
+        """Run ``kernel`` (td_X, through the launcher host_X) with CuPy's argument types."""
+        self.launches.append(kernel)
+        host = getattr(self.libraries[dtype_name], "host_" + kernel.removeprefix("td_"))
+        host(ctypes.c_uint32(self.blocks), *(_c_argument(a) for a in args))
+
+
+def _c_argument(value: Any) -> Any:
+    """A kernel argument as CuPy would pass it, for ctypes: arrays by address, NumPy scalars
+    by their C type (a scalar of a type CUDA code would not take is an error)."""
+    if isinstance(value, HostDeviceArray):
+        return ctypes.c_void_p(value.ctypes.data)
+    c_types = {np.uint64: ctypes.c_uint64, np.uint32: ctypes.c_uint32, np.int32: ctypes.c_int,
+               np.float32: ctypes.c_float, np.float64: ctypes.c_double}
+    if type(value) not in c_types:
+        raise TypeError(f"kernel argument {value!r} of type {type(value).__name__}")
+    return c_types[type(value)](value)
