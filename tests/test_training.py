@@ -92,3 +92,37 @@ def test_mlp_with_batchnorm_and_dropout_trains_like_pytorch(make_opt, backend, r
     for name, value in ours.state_dict().items():
         np.testing.assert_allclose(value, theirs_state[name].numpy(), rtol=1e-8, atol=1e-8,
                                    err_msg=name)
+
+
+class RowCounter(nn.Module):
+    """``inner`` that records how many rows each forward call saw."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def forward(self, x):
+        self.seen.append(len(x))
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("size", [1, 64, 200, 1000])
+def test_fit_evaluates_validation_in_slices_to_the_same_mean_loss(size, backend):
+    """Validation in slices of eval_batch_size rows (the last one shorter for 64) gives the
+    whole set's mean loss, and every slice has at most that many rows."""
+    batches, validation = overfitting_problem(backend)
+    model = RowCounter(nn.Sequential(nn.Linear(10, 8, backend=backend), nn.ReLU(),
+                                     nn.Linear(8, 1, backend=backend)))
+    whole = fit(model, optim.SGD(model.parameters(), lr=0.0), F.mse_loss, batches, 1,
+                validation=validation)[0]["val_loss"]
+    assert model.seen == [40, 200]  # one training batch, then the validation set at once
+    model.seen.clear()
+    record = fit(model, optim.SGD(model.parameters(), lr=0.0), F.mse_loss, batches, 1,
+                 validation=validation, eval_batch_size=size)[0]
+    assert record["val_loss"] == pytest.approx(whole, rel=1e-6)
+    slices = model.seen[1:]
+    assert max(slices) == min(size, 200) and sum(slices) == 200
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match=f"eval_batch_size.*{bad!r}"):
+            fit(model, optim.SGD(model.parameters(), lr=0.0), F.mse_loss, batches, 1,
+                validation=validation, eval_batch_size=bad)

@@ -97,7 +97,7 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
                                                                 config.backend, chunk)
 
     history = fit(model, optimizer, F.cross_entropy, loader, config.epochs,
-                  validation=validation, l1=config.l1,
+                  validation=validation, eval_batch_size=chunk, l1=config.l1,
                   early_stopping=EarlyStopping(config.early_stopping)
                   if config.early_stopping else None,
                   progress=_progress_bar(config, len(loader)) if progress else None,

@@ -48,15 +48,23 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
         validation: tuple[Tensor, Any] | None = None, l1: float = 0.0,
         early_stopping: EarlyStopping | None = None,
         progress: Callable[[Iterable, int], Iterable] | None = None,
-        on_epoch: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+        eval_batch_size: int | None = None) -> list[dict[str, float]]:
     """Train for up to ``epochs`` passes over ``batches`` (re-iterable (x, y) pairs): loss
     ``loss_fn(model(x), y)`` plus ``l1 * sum|w|``. Returns one record per epoch with the mean
     training loss, the seconds it took and, given ``validation``, the validation loss in
     inference mode. With ``early_stopping`` (needs ``validation``) it stops early and restores
     the best weights. ``progress(batches, epoch)`` may wrap the batches (a progress bar);
-    ``on_epoch(record)`` runs after each epoch and may add to the record."""
+    ``on_epoch(record)`` runs after each epoch and may add to the record. ``eval_batch_size``
+    evaluates the validation loss that many rows at a time (a CNN's activations for thousands of
+    images at once would take gigabytes), weighting each slice's mean loss by its rows."""
     if early_stopping is not None and validation is None:
         raise ValueError("fit: early_stopping needs validation data")
+    if eval_batch_size is not None and (not isinstance(eval_batch_size, int)
+                                        or isinstance(eval_batch_size, bool)
+                                        or eval_batch_size < 1):
+        raise ValueError(f"fit: eval_batch_size must be a positive int or None, got "
+                         f"{eval_batch_size!r}")
     history: list[dict[str, float]] = []
     for epoch in range(1, epochs + 1):
         model.train()
@@ -73,8 +81,7 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
                   "seconds": time.perf_counter() - started}
         if validation is not None:
             model.eval()
-            with no_grad():
-                record["val_loss"] = loss_fn(model(validation[0]), validation[1]).item()
+            record["val_loss"] = validation_loss(model, loss_fn, *validation, eval_batch_size)
         if on_epoch is not None:
             on_epoch(record)
         history.append(record)
@@ -83,3 +90,17 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
     if early_stopping is not None:
         early_stopping.restore(model)
     return history
+
+
+@no_grad()
+def validation_loss(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], x: Tensor, y: Any,
+                    batch_size: int | None = None) -> float:
+    """The mean of ``loss_fn`` (a mean-reduced loss) over ``(x, y)`` in inference mode, in
+    slices of ``batch_size`` rows (None: all at once)."""
+    rows = len(x)
+    step = batch_size or max(rows, 1)
+    total = 0.0
+    for start in range(0, rows, step):
+        part = slice(start, start + step)
+        total += loss_fn(model(x[part]), y[part]).item() * len(x[part])
+    return total / rows if rows else loss_fn(model(x), y).item()
