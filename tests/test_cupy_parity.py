@@ -86,6 +86,38 @@ def test_backward_from_a_regenerated_mask_equals_backward_from_the_stored_mask(g
     np.testing.assert_array_equal(grads[0], expected)
 
 
+@pytest.mark.parametrize("shape", [(8, 6, 24, 24), (4, 7, 5, 3), (5, 3, 1, 1), (3, 5, 7),
+                                   (2, 3, 0, 4)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+@pytest.mark.parametrize("regenerate", [False, True], ids=["stored", "regenerated"])
+def test_dropout2d_is_the_host_streams_channel_mask_and_the_numpy_backends_values(
+        gpu, shape, dtype, mode, regenerate):
+    # The fused spatial kernels: the (N, C) mask is the Philox stream's, drawn at the offset an
+    # (N, C) bernoulli_mask would use and advancing it as far; forward and backward equal the
+    # NumPy backend's with the host PhiloxGenerator, bit for bit.
+    gpu.regenerate_masks = regenerate
+    x_host, g_host = host_data(shape, dtype), host_data(shape, dtype, seed=1)
+    device_generator, host_generator = td.generator(41, backend="cupy"), philox.PhiloxGenerator(41)
+    for generator in (device_generator, host_generator):
+        generator.bernoulli_mask((10,), 0.5)  # the call under test draws at offset 1
+    x = on_gpu(x_host, dtype, requires_grad=True)
+    y = F.dropout2d(x, 0.35, mode=mode, generator=device_generator)
+    x_cpu = Tensor(x_host, backend="numpy", requires_grad=True)
+    y_cpu = F.dropout2d(x_cpu, 0.35, mode=mode, generator=host_generator)
+    mask = philox.dropout_mask(41, 1, shape[:2], 0.65)
+    np.testing.assert_array_equal(gpu.to_numpy(y.grad_fn.mask()), mask)
+    np.testing.assert_array_equal(y_cpu.grad_fn.mask(), mask)
+    assert device_generator.offset == host_generator.offset == 2
+    fused = x_host.size > 0  # without elements the (N, C) mask is drawn and kept on its own
+    assert (regenerate and fused) != gpu.is_array(y.grad_fn.saved)  # else (seed, offset) only
+    np.testing.assert_array_equal(y.numpy(), y_cpu.numpy())
+    assert y.grad_fn.attributes()["dropped"] == y_cpu.grad_fn.attributes()["dropped"]
+    y.backward(on_gpu(g_host, dtype))
+    y_cpu.backward(Tensor(g_host, backend="numpy"))
+    np.testing.assert_array_equal(x.grad.numpy(), x_cpu.grad.numpy())
+
+
 def test_generator_masks_follow_the_stream_and_manual_seed_restarts_it(gpu):
     td.manual_seed(8)
     first = gpu.generator.bernoulli_mask((1000,), 0.25)

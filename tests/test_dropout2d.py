@@ -14,6 +14,7 @@ from conftest import host, tensor
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor, nn
+from tinygrad_drop.backends import philox
 
 
 def channel_mask(y):
@@ -51,6 +52,43 @@ def test_exact_values_from_a_fixed_seed_are_one_bernoulli_draw_per_channel(backe
                                                            y.shape))
     y.backward(Tensor.ones(*y.shape, backend=backend, dtype="float64"))
     np.testing.assert_array_equal(host(x.grad), host(y))  # grad = mask / keep = y here
+
+
+def test_the_draw_advances_the_generator_exactly_as_an_n_by_c_mask_does(backend):
+    # dropout2d's draw is the generator's (N, C) draw: what follows it is the same either way
+    x = Tensor.ones(3, 5, 4, 4, backend=backend, requires_grad=True)
+    be = td.backends.get(backend)
+    ours, theirs = td.generator(11, backend=backend), td.generator(11, backend=backend)
+    mask = channel_mask(F.dropout2d(x, 0.5, generator=ours))
+    np.testing.assert_array_equal(mask, be.to_numpy(theirs.bernoulli_mask((3, 5), 0.5)))
+    np.testing.assert_array_equal(be.to_numpy(ours.bernoulli_mask((7, 9), 0.3)),
+                                  be.to_numpy(theirs.bernoulli_mask((7, 9), 0.3)))
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 3, 7), (4, 3, 1, 1), (5, 7, 9), (2, 3, 0, 4)])
+def test_a_philox_generator_on_numpy_draws_the_philox_streams_n_by_c_mask(shape):
+    # The CPU side of the CuPy backend's fused kernel: the same channels for the same seed
+    x_host = np.random.default_rng(2).uniform(1, 2, shape)
+    generator = philox.PhiloxGenerator(31)
+    generator.bernoulli_mask((4,), 0.5)  # offset 1 for the call below
+    x = Tensor(x_host, backend="numpy", requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (N, C, L): PyTorch's 3-D warning
+        y = F.dropout2d(x, 0.25, generator=generator)
+    mask = philox.dropout_mask(31, 1, shape[:2], 0.75)
+    np.testing.assert_array_equal(channel_mask(y), mask)
+    assert generator.offset == 2
+    kept = np.reshape(mask, shape[:2] + (1,) * (len(shape) - 2))
+    np.testing.assert_array_equal(y.numpy(), np.where(kept, x_host / 0.75, 0))
+    y.backward(Tensor.ones(*shape, backend="numpy", dtype="float64"))
+    np.testing.assert_array_equal(x.grad.numpy(), np.broadcast_to(kept / 0.75, shape))
+
+
+def test_a_generator_of_another_backend_is_a_type_error_naming_dropout2d():
+    with pytest.raises(TypeError, match="dropout2d: the generator makes ndarray masks, not "
+                                        "'strict' arrays"):
+        F.dropout2d(Tensor.ones(2, 3, 4, 4, backend="strict"), 0.5,
+                    generator=philox.PhiloxGenerator(0))
 
 
 @pytest.mark.parametrize("mode", ["inverted", "vanilla"])
