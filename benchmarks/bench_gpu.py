@@ -10,6 +10,9 @@
   to move the same bytes; the target is at least 70% of it.
 - The reference MLP step (784-256-256-10, dropout 0.2/0.5, SGD) at batch 256 and 8192, with
   and without batchnorm, against PyTorch CUDA.
+- The seed's CNN training step (bench_cnn.py's: conv 32, conv 64, max-pool, dropout, dense,
+  Adadelta) at batch 128 against PyTorch CUDA eager, and the epoch it implies (469 steps of
+  60 000 images; issue 15's target: no slower than PyTorch eager, 1.14 s on an H100).
 
 Peers are timed in turn within each repeat (wall clock, the device synchronised around each
 run). Without CuPy or a GPU it prints why and exits 0.
@@ -26,12 +29,14 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_cnn  # noqa: E402
 import bench_mlp  # noqa: E402
 from common import print_rows  # noqa: E402
 
 DROPOUT_SIZES = [4096, 16384]
 MLP_CASES = [(256, False), (8192, False), (256, True), (8192, True)]
 P = 0.5
+CNN_BATCH, CNN_EPOCH_STEPS = 128, 469  # 60 000 images in batches of 128
 
 
 def skip_reason() -> str | None:
@@ -162,13 +167,29 @@ def collect_mlp(quick: bool) -> list[dict]:
     return rows
 
 
+def collect_cnn(quick: bool) -> list[dict]:
+    """The seed CNN's step on the device (data already there), and the epoch it implies."""
+    torch = torch_cuda()
+    peers = {"tinygrad_drop": bench_cnn.ours_step(CNN_BATCH, backend="cupy")}
+    if torch is not None:
+        peers["pytorch cuda"] = bench_cnn.torch_step(CNN_BATCH, device="cuda")
+    times = bench_mlp.interleaved(peers, 3 if quick else 7, synchronize=synchronize)
+    rows = rows_from(times, "gpu cnn", f"seed CNN step batch {CNN_BATCH}")
+    for name, t in times.items():
+        epoch = [CNN_EPOCH_STEPS * ms / 1000 for ms in t]
+        rows.append(dict(benchmark="gpu cnn", case=f"seed CNN epoch ({CNN_EPOCH_STEPS} steps)",
+                         impl=name, unit="s", median=statistics.median(epoch), min=min(epoch),
+                         max=max(epoch)))
+    return rows
+
+
 def collect(quick: bool = False) -> list[dict]:
     """Every GPU row; none (and a note on stderr) where the GPU benchmarks cannot run."""
     reason = skip_reason()
     if reason:
         print(f"bench_gpu: skipped: {reason}", file=sys.stderr)
         return []
-    return collect_dropout(quick) + collect_mlp(quick)
+    return collect_dropout(quick) + collect_mlp(quick) + collect_cnn(quick)
 
 
 def device_name() -> str:

@@ -153,3 +153,28 @@ def test_gpu_benchmark_skips_cleanly_and_says_why_without_a_gpu():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout == ""
     assert result.stderr.strip() == f"bench_gpu: skipped: {reason}"
+
+
+def test_gpu_cnn_benchmark_reports_the_step_and_the_epoch_it_implies(monkeypatch):
+    """bench_gpu's CNN rows, run here with the NumPy backend standing in for CuPy and no
+    PyTorch peer: one step row and an epoch row of 469 steps per repeat."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench_cnn
+        import bench_gpu
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    steps = []
+    real_step = bench_cnn.ours_step
+    monkeypatch.setattr(bench_cnn, "ours_step",
+                        lambda size, backend: steps.append((size, backend))
+                        or real_step(8, backend="numpy"))
+    monkeypatch.setattr(bench_gpu, "torch_cuda", lambda: None)
+    monkeypatch.setattr(bench_gpu, "synchronize", lambda: None)
+    rows = bench_gpu.collect_cnn(quick=True)
+    assert steps == [(128, "cupy")]
+    step, epoch = rows
+    assert step["impl"] == epoch["impl"] == "tinygrad_drop" and step["unit"] == "ms"
+    assert epoch["unit"] == "s" and epoch["case"] == "seed CNN epoch (469 steps)"
+    for key in ("median", "min", "max"):
+        assert epoch[key] == pytest.approx(469 * step[key] / 1000)
