@@ -10,6 +10,7 @@ themselves.
 
 import ctypes
 import math
+import re
 
 import numpy as np
 import pytest
@@ -364,6 +365,33 @@ def test_kernels_compile_with_nvrtc_without_warnings(dtype, arch):
         assert f".entry {name}(" in ptx.decode(), f"{name} missing from the PTX"
     if dtype == "float32":  # the vector path really is 128-bit loads and stores
         assert b"ld.global.nc.v4.f32" in ptx and b"st.global.v4.f32" in ptx
+
+
+@pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.parametrize("dtype, width", [("float32", "v4.f32"), ("float64", "v2.f64")])
+def test_spatial_kernels_load_vectors_keep_their_bits_in_registers_and_divide_once(dtype,
+                                                                                  width):
+    code, log, ptx = nvrtc_compile(NVRTC, kernel_source(dtype),
+                                   ["--gpu-architecture=compute_90", "-std=c++17"])
+    assert code == 0, log
+    entries = {match.group(1): body for match, body in _ptx_entries(ptx.decode())}
+    for name in ("td_dropout2d_forward", "td_dropout2d_backward_regen",
+                 "td_channel_masked_scale"):
+        body = entries[name]
+        assert f"ld.global.nc.{width}" in body and f"st.global.{width}" in body, name
+        assert ".local" not in body, f"{name} spills to local memory"
+        # the walk divides by plane before its loop (quad, stride / plane; channels for the
+        # stored mask): a fixed count, never one per element group
+        assert len(re.findall(r"\b(?:div|rem)\.u64", body)) <= 4, name
+    philox_rounds = entries["td_dropout2d_forward"].count("mul.hi.u32")
+    assert philox_rounds == 20, "one Philox call (10 rounds, 2 high products each) in forward"
+
+
+def _ptx_entries(ptx):
+    """(name match, body) of each kernel entry in ``ptx``."""
+    starts = list(re.finditer(r"\.visible \.entry (\w+)\(", ptx))
+    for match, following in zip(starts, starts[1:] + [None], strict=True):
+        yield match, ptx[match.start():following.start() if following else len(ptx)]
 
 
 def test_kernel_source_exists_only_for_float_types():
