@@ -64,6 +64,9 @@ def test_conv_net_is_the_seed_cnn_with_the_chosen_dropout_in_its_slots(example):
     assert type(narrow[9]) is nn.Dropout and narrow[9].p == 0.5
     assert narrow(td.Tensor(np.zeros((3, 784), np.float32))).shape == (3, 10)
     assert type(common.conv_net(TINY)[5]) is nn.Identity
+    assert common.widths_argument("8,16,32") == (8, 16, 32)
+    with pytest.raises(ValueError, match="three positive integers"):
+        common.widths_argument("8,16")
     # spatial dropout in slot [5] drops whole channels of the pooled maps: each (sample,
     # channel) map is all zeros or all 1/keep
     narrow.train()
@@ -101,13 +104,16 @@ def test_keep_prob_example_sets_keep_prob_per_slot_and_counts_parameters(example
     assert module.parameter_counts(TINY) == (40 + 296, 18448)
     assert module.parameter_counts((32, 64, 128)) == (320 + 18496, 1179776)
     keeps = ((1.0, 1.0), (0.9, 0.5))
-    results = module.main(images=256, epochs=2, seeds=2, widths=TINY, keeps=keeps,
+    results = module.main(images=256, epochs=15, seeds=2, widths=TINY, keeps=keeps,
                           test_images=200)
     assert list(results) == ["keep [5] 1, [9] 1 (no dropout)",
                              "keep [5] 0.9, [9] 0.5 (per layer, lower on the dense layer)"]
     for runs in results.values():
         assert len(runs["test_accuracy"]) == 2
         assert all(0.0 <= a <= 1.0 for a in runs["train_accuracy"] + runs["test_accuracy"])
+        # 30 steps learn the easy generated classes far above chance (0.1) with either
+        # setting and seed (standard error of an accuracy on 200 images below 0.036)
+        assert min(runs["test_accuracy"]) > 0.5
     out = capsys.readouterr().out
     assert "(336 parameters)" in out and "(18448 parameters)" in out
 
@@ -151,7 +157,9 @@ def test_loss_example_counts_increases_only_with_dropout_on_a_fixed_batch(exampl
     # gradient descent with a small step on one batch: the loss falls at every step
     assert module.increases(plain["training loss"]) == 0
     assert module.increases(plain["inference loss"]) == 0
-    # with fresh masks every step the loss it trains on rises again and again
+    # with fresh masks every step the loss it trains on rises again and again: the masks'
+    # noise outweighs such small steps, so about half the steps rise (6 of 14 when written);
+    # at least 2 are asked
     assert module.increases(dropout["training loss"]) >= 2
     mini = results["mini-batches"]
     assert all(len(run["step loss"]) == 2 * 2 and len(run["epoch inference loss"]) == 2
