@@ -166,3 +166,17 @@ def test_loss_example_counts_increases_only_with_dropout_on_a_fixed_batch(exampl
                for run in mini.values())
     out = capsys.readouterr().out
     assert "0 of 14" in out and "increases: step loss" in out
+
+
+REAL_FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.mark.skipif(not REAL_FASHION.is_dir(), reason="needs Debian's dataset-fashion-mnist")
+def test_on_real_data_input_dropout_shrinks_a_softmax_regression_like_l2(example, monkeypatch):
+    monkeypatch.delenv("TINYGRAD_DROP_DATA", raising=False)
+    module = example("dropout_weight_norms")
+    arrays = example("cnn_common").load("fashion-mnist", 1000, 2000)
+    runs = module.linear_runs(arrays, 500, 0.5, 1e-3)
+    plain, dropout, l2 = (run["norms"]["weight"] for run in runs.values())
+    assert dropout < 0.8 * plain and l2 < plain  # measured: 105.2 and 131.1 against 160.0
+    assert min(run["test_accuracy"] for run in runs.values()) > 0.7  # chance: 0.1
