@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,10 +43,14 @@ static inline unsigned long long atomicAdd(unsigned long long* p, unsigned long 
 """
 
 # Runs a kernel over ``blocks`` one-thread blocks, in order.
-HOST_LAUNCHERS = r"""
+HOST_GRID = r"""
 #define TD_GRID(blocks, call) do { gridDim.x = (blocks); \
-    for (unsigned int b = 0; b < (blocks); ++b) { blockIdx.x = b; call; } } while (0)
+    for (unsigned int td_block = 0; td_block < (blocks); ++td_block) { \
+        blockIdx.x = td_block; call; } } while (0)
 typedef unsigned long long ull;
+"""
+
+HOST_LAUNCHERS = HOST_GRID + r"""
 extern "C" {
 void host_dropout_forward(unsigned int blocks, const T* x, T* y, unsigned char* mask, ull n,
                           unsigned int threshold, T divisor, ull seed, ull offset, ull* kept,
@@ -90,23 +95,81 @@ void host_dropout_words(ull seed, ull offset, ull g, unsigned int* w) {
 """
 
 
+# The convolution and pooling kernels (``cuda_conv_source.py``); ``ui`` is unsigned int.
+CONV_HOST_LAUNCHERS = HOST_GRID + r"""
+typedef unsigned int ui;
+extern "C" {
+void host_im2col(ui blocks, const T* x, T* cols, ull n, ui c, ui hp, ui wp, ui kh, ui kw, ui sh,
+                 ui sw, ui dh, ui dw, ui oh, ui ow, int rows_outer) {
+    TD_GRID(blocks, td_im2col(x, cols, n, c, hp, wp, kh, kw, sh, sw, dh, dw, oh, ow,
+                              rows_outer));
+}
+void host_col2im(ui blocks, const T* cols, T* out, ull n, ui c, ui hp, ui wp, ui kh, ui kw,
+                 ui sh, ui sw, ui dh, ui dw, ui oh, ui ow, ull sample_stride, ull row_stride,
+                 int accumulate) {
+    TD_GRID(blocks, td_col2im(cols, out, n, c, hp, wp, kh, kw, sh, sw, dh, dw, oh, ow,
+                              sample_stride, row_stride, accumulate));
+}
+void host_swap01(ui blocks, const T* src, const T* bias, T* dst, ull a, ull b, ull l) {
+    TD_GRID(blocks, td_swap01(src, bias, dst, a, b, l));
+}
+void host_pad(ui blocks, const T* x, T* out, ull planes, ui h, ui w, ui ph, ui pw) {
+    TD_GRID(blocks, td_pad(x, out, planes, h, w, ph, pw));
+}
+void host_max_pool_forward(ui blocks, const T* x, T* out, unsigned char* where, ull planes,
+                           ui h, ui w, ui kh, ui kw, ui sh, ui sw, ui ph, ui pw, ui oh, ui ow,
+                           T fill) {
+    TD_GRID(blocks, td_max_pool_forward(x, out, where, planes, h, w, kh, kw, sh, sw, ph, pw, oh,
+                                        ow, fill));
+}
+void host_max_pool_backward(ui blocks, const T* g, const unsigned char* where, T* dx,
+                            ull planes, ui h, ui w, ui kh, ui kw, ui sh, ui sw, ui ph, ui pw,
+                            ui oh, ui ow, int disjoint) {
+    TD_GRID(blocks, td_max_pool_backward(g, where, dx, planes, h, w, kh, kw, sh, sw, ph, pw, oh,
+                                         ow, disjoint));
+}
+void host_avg_pool_forward(ui blocks, const T* x, T* out, ull planes, ui h, ui w, ui kh, ui kw,
+                           ui sh, ui sw, ui ph, ui pw, ui oh, ui ow) {
+    TD_GRID(blocks, td_avg_pool_forward(x, out, planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow));
+}
+void host_avg_pool_backward(ui blocks, const T* g, T* dx, ull planes, ui h, ui w, ui kh, ui kw,
+                            ui sh, ui sw, ui ph, ui pw, ui oh, ui ow, int disjoint) {
+    TD_GRID(blocks, td_avg_pool_backward(g, dx, planes, h, w, kh, kw, sh, sw, ph, pw, oh, ow,
+                                         disjoint));
+}
+}
+"""
+
+
 def host_compiler() -> str | None:
     """A C++ compiler on PATH, or None."""
     return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
 
 
-def compile_on_host(source: str, workdir: str, name: str) -> ctypes.CDLL:
-    """``source`` (one dtype's kernel source) and the launchers as a host shared library."""
+def compile_on_host(source: str, workdir: str, name: str,
+                    launchers: str = HOST_LAUNCHERS) -> ctypes.CDLL:
+    """``source`` (one dtype's kernel source) and its ``launchers`` (the dropout kernels' by
+    default; ``CONV_HOST_LAUNCHERS`` for the convolution source) as a host shared library."""
     compiler = host_compiler()
     assert compiler, "no host C++ compiler"
     path = os.path.join(workdir, name)
     with open(path + ".cpp", "w") as f:
-        f.write(HOST_PRELUDE + source + HOST_LAUNCHERS)
+        f.write(HOST_PRELUDE + source + launchers)
     result = subprocess.run([compiler, "-O1", "-std=c++17", "-shared", "-fPIC", "-Wall",
                              "-Wno-unknown-pragmas", "-o", path + ".so", path + ".cpp"],
                             capture_output=True, text=True)
     assert result.returncode == 0, f"host compile failed:\n{result.stderr}"
     return ctypes.CDLL(path + ".so")
+
+
+def compile_or_skip(source: str, workdir: str, name: str,
+                    launchers: str = HOST_LAUNCHERS) -> ctypes.CDLL:
+    """``compile_on_host``, or the calling test skipped (saying why) without a host compiler."""
+    if host_compiler() is None:
+        import pytest
+
+        pytest.skip("no host C++ compiler (g++) to run the CUDA source on the CPU")
+    return compile_on_host(source, workdir, name, launchers)
 
 
 def find_nvrtc() -> str | None:
@@ -147,6 +210,19 @@ def nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, s
         return result, log.value.decode(errors="replace"), ptx
     finally:
         nvrtc.nvrtcDestroyProgram(ctypes.byref(program))
+
+
+def nvrtc_entries(library: str, source: str, arch: str) -> dict[str, str]:
+    """The kernels NVRTC makes of ``source`` for ``arch`` (C++17): entry name -> its PTX.
+    Asserts that it compiled without a warning."""
+    code, log, ptx = nvrtc_compile(library, source, [f"--gpu-architecture={arch}", "-std=c++17"])
+    assert code == 0, f"NVRTC failed on {arch}:\n{log}"
+    assert "warning" not in log.lower(), log
+    text = ptx.decode()
+    starts = list(re.finditer(r"\.visible \.entry (\w+)\(", text))
+    ends = [match.start() for match in starts[1:]] + [len(text)] * bool(starts)
+    return {match.group(1): text[match.start():end]
+            for match, end in zip(starts, ends, strict=True)}
 
 
 # -- the CuPy backend's kernel calls, run on the host ------------------------------------------
