@@ -1,6 +1,7 @@
 """The CuPy backend's fast paths, by op family: dropout's fused Philox kernels (element-wise and
-spatial), the stored-mask scale they share with ReLU's backward, and a native scatter-add.
-Imported only where CuPy runs.
+spatial), the stored-mask scale they share with ReLU's backward, convolution and pooling in a
+few launches a layer (``cuda_conv_source.py``), and a native scatter-add. Imported only where
+CuPy runs.
 """
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ from typing import Any
 import cupy
 import numpy as np  # typed scalars for kernel arguments
 
+from .cuda_conv_source import CONV_KERNEL_NAMES
 from .cuda_source import CTYPES
 from .generator import keep_threshold
-from .kernels import ActivationKernels, DropoutKernels, ShapeKernels
+from .kernels import (
+    ActivationKernels,
+    ConvKernels,
+    DropoutKernels,
+    PoolKernels,
+    ShapeKernels,
+    weight_matrix,
+    weight_shape,
+)
 from .philox import PhiloxStreamGenerator
 
 
@@ -164,6 +174,218 @@ class CupyDropoutKernels(DropoutKernels):
         return mask
 
 
+def launches_conv_kernels(backend: Any) -> bool:
+    """Whether ``backend.launch`` runs the kernels of ``cuda_conv_source``: the backend lists
+    them in its ``kernel_names`` (a backend that does not takes the portable paths)."""
+    return set(CONV_KERNEL_NAMES) <= set(getattr(backend, "kernel_names", ()))
+
+
+def _sizes(*values: int) -> tuple[np.uint32, ...]:
+    """Sizes and geometry as the kernels' ``unsigned int`` arguments."""
+    return tuple(np.uint32(v) for v in values)
+
+
+class CupyConvKernels(ConvKernels):
+    """Convolution in five launches forward and backward together, plus the products (the
+    portable kernels launch dozens): ``td_pad``; forward = ``td_im2col`` rows first
+    (C*KH*KW, N, OH*OW), one batched product per group with the weight (no broadcast, no
+    reduction over samples), ``td_swap01`` to (N, OC, OH, OW) adding the bias; backward =
+    ``td_swap01`` of the output gradient to (OC, N*OH*OW), the weight's gradient as one product
+    with the rebuilt columns, the input's as ``td_col2im`` of W^T g (a gather onto zeros, no
+    atomics, no zero fill). ``columns`` and ``col2im`` keep their portable layouts and sums bit
+    for bit. Portable paths for other dtypes, host arrays, or a backend that does not launch
+    these kernels."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__(backend)
+        self.fused = launches_conv_kernels(backend)
+
+    def _fuses(self, *arrays: Any) -> bool:
+        return self.fused and all(_fusable(a) for a in arrays if a is not None)
+
+    def pad(self, x: Any, padding: tuple[int, int]) -> Any:
+        if not self._fuses(x):
+            return super().pad(x, padding)
+        x = cupy.ascontiguousarray(x)
+        n, c, h, w = x.shape
+        out = cupy.empty((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=x.dtype)
+        if out.size:
+            self.backend.launch(x.dtype.name, "td_pad", out.size, (
+                x, out, np.uint64(n * c), *_sizes(h, w, *padding)))
+        return out
+
+    def forward(self, x: Any, weight: Any, bias: Any, geometry: tuple) -> Any:
+        if not self._fuses(x, weight, bias):
+            return super().forward(x, weight, bias, geometry)
+        kernel, stride, dilation, out_hw, groups = geometry
+        n, oc, positions = x.shape[0], weight.shape[0], out_hw[0] * out_hw[1]
+        cols = self._columns(x, kernel, stride, dilation, out_hw, rows_outer=True)
+        product = _grouped_matmul(weight_matrix(cupy, weight, groups),
+                                  _by_group(cols, groups))  # (OC, N, L)
+        out = cupy.empty((n, oc, *out_hw), dtype=x.dtype)
+        self._swap01(product, bias, out, (oc, n, positions))
+        return out
+
+    def backward(self, g: Any, x: Any, weight: Any, geometry: tuple, shape: tuple[int, ...],
+                 need_w: bool, need_x: bool) -> tuple[Any, Any]:
+        if not self._fuses(g, x if need_w else None, weight if need_x else None):
+            return super().backward(g, x, weight, geometry, shape, need_w, need_x)
+        kernel, stride, dilation, out_hw, groups = geometry
+        n, c, oc, positions = shape[0], shape[1], g.shape[1], out_hw[0] * out_hw[1]
+        rows_g = cupy.empty((oc, n, positions), dtype=g.dtype)
+        self._swap01(g, None, rows_g, (n, oc, positions))
+        rows_g = _by_group(rows_g, groups)
+        gw = gx = None
+        if need_w:
+            cols = self._columns(x, kernel, stride, dilation, out_hw, rows_outer=True)
+            gw = _grouped_matmul(rows_g, cupy.swapaxes(_by_group(cols, groups), 1, 2))
+            gw = cupy.reshape(gw, weight_shape(c, oc, kernel, groups))
+        if need_x:
+            gcols = _grouped_matmul(cupy.swapaxes(weight_matrix(cupy, weight, groups), 1, 2),
+                                    rows_g)  # (C*KH*KW, N, L)
+            gx = cupy.empty(shape, dtype=g.dtype)
+            self._col2im(gcols, gx, kernel, stride, dilation, out_hw,
+                         (positions, n * positions), accumulate=False)
+        return gw, gx
+
+    def columns(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                dilation: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+        if not self._fuses(x):
+            return super().columns(x, kernel, stride, dilation, out_hw)
+        return self._columns(x, kernel, stride, dilation, out_hw, rows_outer=False)
+
+    def col2im(self, cols: Any, out: Any, stride: tuple[int, int],
+               dilation: tuple[int, int]) -> None:
+        if not (self._fuses(cols, out) and out.flags.c_contiguous and out.dtype == cols.dtype):
+            return super().col2im(cols, out, stride, dilation)
+        kernel, out_hw = tuple(cols.shape[2:4]), tuple(cols.shape[4:])
+        positions = out_hw[0] * out_hw[1]
+        self._col2im(cols, out, kernel, stride, dilation, out_hw,
+                     (cols.shape[1] * kernel[0] * kernel[1] * positions, positions),
+                     accumulate=True)
+        return None
+
+    def _columns(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                 dilation: tuple[int, int], out_hw: tuple[int, int], rows_outer: bool) -> Any:
+        """One ``td_im2col`` launch: (N, C*KH*KW, L), or with ``rows_outer`` (C*KH*KW, N, L)."""
+        x = cupy.ascontiguousarray(x)
+        n, c, hp, wp = x.shape
+        rows, positions = c * kernel[0] * kernel[1], out_hw[0] * out_hw[1]
+        cols = cupy.empty((rows, n, positions) if rows_outer else (n, rows, positions),
+                          dtype=x.dtype)
+        if cols.size:
+            self.backend.launch(x.dtype.name, "td_im2col", cols.size, (
+                x, cols, np.uint64(n), *_sizes(c, hp, wp, *kernel, *stride, *dilation, *out_hw),
+                np.int32(rows_outer)))
+        return cols
+
+    def _col2im(self, cols: Any, out: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                dilation: tuple[int, int], out_hw: tuple[int, int], strides: tuple[int, int],
+                accumulate: bool) -> None:
+        """One ``td_col2im`` launch into contiguous ``out`` (N, C, Hp, Wp) from ``cols``, whose
+        (sample, row) strides once contiguous are ``strides`` (elements)."""
+        n, c, hp, wp = out.shape
+        if out.size:
+            geometry = _sizes(c, hp, wp, *kernel, *stride, *dilation, *out_hw)
+            self.backend.launch(out.dtype.name, "td_col2im", out.size, (
+                cupy.ascontiguousarray(cols), out, np.uint64(n), *geometry,
+                np.uint64(strides[0]), np.uint64(strides[1]), np.int32(accumulate)))
+
+    def _swap01(self, src: Any, bias: Any, dst: Any, shape: tuple[int, int, int]) -> None:
+        """``dst[b, a, l] = src[a, b, l] (+ bias[a])`` for ``src`` of ``shape`` (a, b, l) and
+        contiguous ``dst``, in one ``td_swap01`` launch."""
+        if dst.size:
+            bias = np.uint64(0) if bias is None else cupy.ascontiguousarray(bias)  # 0: NULL
+            self.backend.launch(dst.dtype.name, "td_swap01", dst.size, (
+                cupy.ascontiguousarray(src), bias, dst, *(np.uint64(v) for v in shape)))
+
+
+def _grouped_matmul(a: Any, b: Any) -> Any:
+    """``a @ b`` over their leading group axis. One group (the usual case) is one 2-D product,
+    which cuBLAS reads transposed operands for as they are; CuPy's batched product would copy
+    them (and a broadcast operand) first."""
+    if a.shape[0] == 1:
+        return cupy.reshape(cupy.matmul(a[0], b[0]), (1, a.shape[1], b.shape[2]))
+    return cupy.matmul(a, b)
+
+
+def _by_group(rows: Any, groups: int) -> Any:
+    """Rows-first ``rows`` (R, N, L) as (groups, R/groups, N*L): a view."""
+    return cupy.reshape(rows, (groups, rows.shape[0] // groups, rows.shape[1] * rows.shape[2]))
+
+
+class CupyPoolKernels(PoolKernels):
+    """Max and average pooling, forward and backward, one launch each (the portable kernels
+    loop over the kh*kw kernel positions with several launches each); the padding is virtual
+    (no padded copy), backward a gather (no zero fill, no atomics). Values, positions and
+    gradients are the portable ones bit for bit. Portable paths for other dtypes, host arrays,
+    kernels over 256 positions, or a backend that does not launch these kernels."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__(backend)
+        self.fused = launches_conv_kernels(backend)
+
+    def _fuses(self, x: Any, kernel: tuple[int, int]) -> bool:
+        return self.fused and _fusable(x) and kernel[0] * kernel[1] <= 256
+
+    def max_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int], out_hw: tuple[int, int]) -> tuple[Any, Any]:
+        if not self._fuses(x, kernel):
+            return super().max_forward(x, kernel, stride, padding, out_hw)
+        x = cupy.ascontiguousarray(x)
+        out = cupy.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        where = cupy.empty(out.shape, dtype=cupy.uint8)
+        if out.size:
+            self.backend.launch(x.dtype.name, "td_max_pool_forward", out.size, (
+                x, out, where, *_pool_geometry(x.shape, kernel, stride, padding, out_hw),
+                x.dtype.type(-np.inf)))
+        return out, where
+
+    def max_backward(self, g: Any, where: Any, in_shape: tuple[int, ...],
+                     kernel: tuple[int, int], stride: tuple[int, int],
+                     padding: tuple[int, int]) -> Any:
+        if not (self._fuses(g, kernel) and where.dtype == cupy.uint8):
+            return super().max_backward(g, where, in_shape, kernel, stride, padding)
+        dx = cupy.empty(in_shape, dtype=g.dtype)
+        if dx.size:
+            self.backend.launch(g.dtype.name, "td_max_pool_backward", dx.size, (
+                cupy.ascontiguousarray(g), cupy.ascontiguousarray(where), dx,
+                *_pool_geometry(in_shape, kernel, stride, padding, g.shape[2:]),
+                np.int32(self.disjoint(kernel, stride))))
+        return dx
+
+    def avg_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+                    padding: tuple[int, int], out_hw: tuple[int, int]) -> Any:
+        if not self._fuses(x, kernel):
+            return super().avg_forward(x, kernel, stride, padding, out_hw)
+        x = cupy.ascontiguousarray(x)
+        out = cupy.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        if out.size:
+            self.backend.launch(x.dtype.name, "td_avg_pool_forward", out.size, (
+                x, out, *_pool_geometry(x.shape, kernel, stride, padding, out_hw)))
+        return out
+
+    def avg_backward(self, g: Any, in_shape: tuple[int, ...], kernel: tuple[int, int],
+                     stride: tuple[int, int], padding: tuple[int, int]) -> Any:
+        if not self._fuses(g, kernel):
+            return super().avg_backward(g, in_shape, kernel, stride, padding)
+        dx = cupy.empty(in_shape, dtype=g.dtype)
+        if dx.size:
+            self.backend.launch(g.dtype.name, "td_avg_pool_backward", dx.size, (
+                cupy.ascontiguousarray(g), dx,
+                *_pool_geometry(in_shape, kernel, stride, padding, g.shape[2:]),
+                np.int32(self.disjoint(kernel, stride))))
+        return dx
+
+
+def _pool_geometry(shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int], out_hw: tuple[int, ...]) -> tuple:
+    """The pool kernels' shared arguments for input ``shape`` (N, C, H, W): planes, H, W,
+    kernel, stride, padding, output size."""
+    n, c, h, w = shape
+    return (np.uint64(n * c), *_sizes(h, w, *kernel, *stride, *padding, *out_hw))
+
+
 class CupyShapeKernels(ShapeKernels):
     """Scatter-add in place with ``cupy.add.at``."""
 
@@ -172,5 +394,5 @@ class CupyShapeKernels(ShapeKernels):
         return target
 
 
-FAMILIES = {cls.family: cls for cls in (CupyActivationKernels, CupyDropoutKernels,
-                                        CupyShapeKernels)}
+FAMILIES = {cls.family: cls for cls in (CupyActivationKernels, CupyConvKernels,
+                                        CupyDropoutKernels, CupyPoolKernels, CupyShapeKernels)}

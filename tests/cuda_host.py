@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -22,6 +23,10 @@ import types
 from typing import Any
 
 import numpy as np
+
+from tinygrad_drop.backends.cuda_conv_source import CONV_KERNEL_NAMES
+from tinygrad_drop.backends.cuda_source import KERNEL_NAMES
+from tinygrad_drop.backends.numpy_backend import NumpyBackend
 
 HOST_PRELUDE = r"""
 #include <cstddef>
@@ -234,55 +239,111 @@ class HostDeviceArray(np.ndarray):
         return types.SimpleNamespace(ptr=self.ctypes.data)
 
 
-def host_cupy() -> types.ModuleType:
+def host_cupy(array_type: type = HostDeviceArray) -> types.ModuleType:
     """A stand-in ``cupy`` module with what ``backends/cupy_kernels.py`` calls, over NumPy: with
-    it that module runs on the CPU, its launches going to the host-compiled kernels."""
+    it that module runs on the CPU, its launches going to the host-compiled kernels. Its
+    ``ndarray`` is ``array_type``: ``HostDeviceArray`` (``.data.ptr``, as dropout's vector test
+    reads it) or ``np.ndarray`` (the arrays of a NumPy backend, as ``HostCupyBackend`` has)."""
     fake = types.ModuleType("cupy")
 
-    def device(array: Any) -> HostDeviceArray:
-        return np.asarray(array).view(HostDeviceArray)
+    def device(array: Any) -> Any:
+        return np.asarray(array).view(array_type)
 
-    fake.ndarray, fake.bool_, fake.uint64 = HostDeviceArray, np.bool_, np.uint64
+    fake.ndarray, fake.bool_, fake.uint8, fake.uint64 = array_type, np.bool_, np.uint8, np.uint64
     fake.ascontiguousarray = lambda a: device(np.ascontiguousarray(a))
     fake.empty_like = lambda a: device(np.empty_like(a))
     fake.empty = lambda shape, dtype: device(np.empty(shape, dtype))
     fake.zeros = lambda shape, dtype: device(np.zeros(shape, dtype))
+    fake.matmul = lambda a, b: device(np.matmul(a, b))
     fake.count_nonzero = np.count_nonzero
-    fake.reshape, fake.where, fake.full = np.reshape, np.where, np.full
+    fake.reshape, fake.swapaxes, fake.where, fake.full = np.reshape, np.swapaxes, np.where, np.full
     fake.asarray = device
     return fake
 
 
-class HostLaunchBackend:
-    """What ``cupy_kernels`` asks of the CuPy backend (``launch``, ``regenerate_masks``,
-    ``is_array``, ``xp``), its launches run by the host-compiled kernels (``libraries``: dtype
-    name -> CDLL) over ``blocks`` one-thread blocks."""
+def load_cupy_kernels(fake_cupy: types.ModuleType, name: str) -> types.ModuleType:
+    """A fresh copy of ``backends/cupy_kernels.py`` (module ``name``) bound to ``fake_cupy``;
+    ``sys.modules`` is left as it was."""
+    path = importlib.util.find_spec("tinygrad_drop.backends.cupy_kernels").origin
+    saved = {key: sys.modules.get(key) for key in ("cupy", name)}
+    sys.modules["cupy"] = fake_cupy
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                sys.modules.pop(key, None)
+            else:
+                sys.modules[key] = value
+    return module
 
-    name = "cupy"
 
-    def __init__(self, fake_cupy: types.ModuleType, libraries: dict[str, ctypes.CDLL],
-                 blocks: int = 5, regenerate_masks: bool = False) -> None:
-        self.xp, self.libraries, self.blocks = fake_cupy, libraries, blocks
-        self.regenerate_masks = regenerate_masks
+class HostLauncher:
+    """``launch`` as the CuPy backend's, run by the host-compiled kernels (``libraries``:
+    dtype name -> CDLL) over ``blocks`` one-thread blocks; ``launches`` lists the kernels run,
+    ``kernel_names`` those the libraries have, as the backend lists what it compiles. Kernel
+    arguments must be arrays of ``array_type`` (C-contiguous: the kernels index them flat) or
+    NumPy scalars of the C types CuPy passes."""
+
+    array_type: type = HostDeviceArray
+
+    def __init__(self, libraries: dict[str, ctypes.CDLL], blocks: int) -> None:
+        self.libraries, self.blocks = libraries, blocks
         self.launches: list[str] = []
-
-    def is_array(self, obj: Any) -> bool:
-        return isinstance(obj, HostDeviceArray)
+        self.kernel_names = tuple(
+            name for name in KERNEL_NAMES + CONV_KERNEL_NAMES
+            if all(hasattr(lib, "host_" + name.removeprefix("td_")) for lib in libraries.values()))
 
     def launch(self, dtype_name: str, kernel: str, n: int, args: tuple) -> None:
         """Run ``kernel`` (td_X, through the launcher host_X) with CuPy's argument types."""
         self.launches.append(kernel)
         host = getattr(self.libraries[dtype_name], "host_" + kernel.removeprefix("td_"))
-        host(ctypes.c_uint32(self.blocks), *(_c_argument(a) for a in args))
+        host(ctypes.c_uint32(self.blocks), *(self._c_argument(a) for a in args))
+
+    def _c_argument(self, value: Any) -> Any:
+        """A kernel argument as CuPy would pass it, for ctypes: arrays by address, NumPy scalars
+        by their C type (a scalar of a type CUDA code would not take is an error)."""
+        if isinstance(value, self.array_type):
+            if not value.flags.c_contiguous:
+                raise ValueError(f"kernel argument of shape {value.shape} is not contiguous")
+            return ctypes.c_void_p(value.ctypes.data)
+        c_types = {np.uint64: ctypes.c_uint64, np.uint32: ctypes.c_uint32,
+                   np.int32: ctypes.c_int, np.float32: ctypes.c_float,
+                   np.float64: ctypes.c_double}
+        if type(value) not in c_types:
+            raise TypeError(f"kernel argument {value!r} of type {type(value).__name__}")
+        return c_types[type(value)](value)
 
 
-def _c_argument(value: Any) -> Any:
-    """A kernel argument as CuPy would pass it, for ctypes: arrays by address, NumPy scalars
-    by their C type (a scalar of a type CUDA code would not take is an error)."""
-    if isinstance(value, HostDeviceArray):
-        return ctypes.c_void_p(value.ctypes.data)
-    c_types = {np.uint64: ctypes.c_uint64, np.uint32: ctypes.c_uint32, np.int32: ctypes.c_int,
-               np.float32: ctypes.c_float, np.float64: ctypes.c_double}
-    if type(value) not in c_types:
-        raise TypeError(f"kernel argument {value!r} of type {type(value).__name__}")
-    return c_types[type(value)](value)
+class HostLaunchBackend(HostLauncher):
+    """What ``cupy_kernels`` asks of the CuPy backend (``launch``, ``regenerate_masks``,
+    ``is_array``, ``xp``), its launches run on the host (``HostLauncher``)."""
+
+    name = "cupy"
+
+    def __init__(self, fake_cupy: types.ModuleType, libraries: dict[str, ctypes.CDLL],
+                 blocks: int = 5, regenerate_masks: bool = False) -> None:
+        super().__init__(libraries, blocks)
+        self.xp = fake_cupy
+        self.regenerate_masks = regenerate_masks
+
+    def is_array(self, obj: Any) -> bool:
+        return isinstance(obj, HostDeviceArray)
+
+
+class HostCupyBackend(HostLauncher, NumpyBackend):
+    """The NumPy backend with the CuPy backend's convolution and pooling kernels (``module``:
+    ``cupy_kernels`` loaded against ``host_cupy(np.ndarray)``), launched on the host: Tensors,
+    ops and autograd run as on NumPy, the conv and pool families as on CuPy."""
+
+    name = "cupy-on-host"
+    array_type = np.ndarray
+
+    def __init__(self, module: types.ModuleType, libraries: dict[str, ctypes.CDLL],
+                 blocks: int = 3) -> None:
+        HostLauncher.__init__(self, libraries, blocks)
+        NumpyBackend.__init__(self)
+        self.kernel_families = {**NumpyBackend.kernel_families,
+                                "conv": module.CupyConvKernels, "pool": module.CupyPoolKernels}

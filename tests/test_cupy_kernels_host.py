@@ -7,12 +7,15 @@ same Philox stream with ``PhiloxGenerator``. On a GPU, ``test_cupy_parity.py`` r
 thing.
 """
 
-import importlib.util
-import sys
-
 import numpy as np
 import pytest
-from cuda_host import HostLaunchBackend, compile_on_host, host_compiler, host_cupy
+from cuda_host import (
+    HostLaunchBackend,
+    compile_on_host,
+    host_compiler,
+    host_cupy,
+    load_cupy_kernels,
+)
 
 import tinygrad_drop as td
 from tinygrad_drop.backends import philox
@@ -35,21 +38,7 @@ def libraries(tmp_path_factory):
 def cupy_kernels():
     """``backends/cupy_kernels.py`` loaded against the stand-in ``cupy`` (then forgotten)."""
     fake = host_cupy()
-    name = "tinygrad_drop.backends._cupy_kernels_on_host"
-    path = importlib.util.find_spec("tinygrad_drop.backends.cupy_kernels").origin
-    saved = {key: sys.modules.get(key) for key in ("cupy", name)}
-    sys.modules["cupy"] = fake
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                sys.modules.pop(key, None)
-            else:
-                sys.modules[key] = value
-    return module, fake
+    return load_cupy_kernels(fake, "tinygrad_drop.backends._cupy_kernels_on_host"), fake
 
 
 class HostDeviceGenerator(philox.PhiloxStreamGenerator):
