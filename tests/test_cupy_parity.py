@@ -141,6 +141,94 @@ def test_a_host_generator_is_refused_for_device_tensors(gpu):
         F.dropout(on_gpu(np.ones((4, 4))), 0.5, generator=philox.PhiloxGenerator(0))
 
 
+# -- convolution and pooling (cuda_conv_source.py) ---------------------------------------------
+@pytest.fixture
+def fused_conv(gpu):
+    """The CuPy backend, skipping (saying why) where it does not launch the conv kernels."""
+    if not gpu.kernels("conv").fused or not gpu.kernels("pool").fused:
+        pytest.skip("the CuPy backend does not list cuda_conv_source's kernels in kernel_names "
+                    "(its launch does not compile them): conv and pool take the portable paths")
+    return gpu
+
+
+def conv_grads(backend, x, w, b, g, **kwargs):
+    """F.conv2d's output and input, weight and bias gradients on ``backend`` (host arrays)."""
+    tensors = [Tensor(v, backend=backend, requires_grad=True) for v in (x, w, b)]
+    y = F.conv2d(*tensors, **kwargs)
+    y.backward(Tensor(g, backend=backend))
+    return [y.numpy()] + [t.grad.numpy() for t in tensors]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((128, 1, 28, 28), (32, 1, 3, 3), {}),  # the seed CNN's layers
+    ((16, 32, 26, 26), (64, 32, 3, 3), {}),
+    ((3, 4, 11, 10), (6, 2, 3, 3), {"stride": (1, 2), "dilation": 2, "padding": (2, 1),
+                                    "groups": 2}),
+    ((2, 3, 9, 8), (5, 3, 2, 3), {"stride": 2, "padding": 1}),
+    ((2, 6, 5, 5), (3, 6, 1, 1), {}),
+], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_conv2d_forward_and_backward_equal_the_numpy_backend(gpu, x_shape, w_shape, kwargs,
+                                                              dtype):
+    x, w = host_data(x_shape, dtype), host_data(w_shape, dtype, seed=1) * 0.3
+    b = host_data((w_shape[0],), dtype, seed=2)
+    g = host_data(F.conv2d(Tensor(x), Tensor(w), **kwargs).shape, dtype, seed=3)
+    got = conv_grads("cupy", x, w, b, g, **kwargs)
+    expected = conv_grads("numpy", x, w, b, g, **kwargs)
+    for what, actual, wanted in zip(["output", "input grad", "weight grad", "bias grad"], got,
+                                    expected, strict=True):
+        assert actual.shape == wanted.shape and actual.dtype == wanted.dtype, what
+        if dtype == "float64":  # the products sum in other orders
+            np.testing.assert_allclose(actual, wanted, rtol=1e-10, atol=1e-10, err_msg=what)
+        else:
+            assert_close(wanted, actual, what)
+
+
+@pytest.mark.parametrize("shape, kernel, stride, padding", [
+    ((128, 64, 24, 24), 2, None, 0), ((2, 3, 7, 9), 3, 2, 1),
+    ((2, 2, 9, 8), (3, 2), (2, 1), (1, 0)), ((1, 2, 10, 11), 2, 3, 1)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_pools_equal_the_numpy_backend_bit_for_bit(gpu, shape, kernel, stride, padding, dtype,
+                                                    pool):
+    function = F.max_pool2d if pool == "max" else F.avg_pool2d
+    x_host = host_data(shape, dtype)
+    if pool == "max":
+        x_host.flat[::97] = np.nan  # NaN wins its window
+    x_host.flat[5::89] = -np.inf
+    results = []
+    for backend in ("cupy", "numpy"):
+        x = Tensor(x_host, backend=backend, requires_grad=True)
+        y = function(x, kernel, stride, padding)
+        y.backward(Tensor(host_data(y.shape, dtype, seed=1), backend=backend))
+        results.append((y.numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_conv_and_pool_kernels_run_on_the_device_in_few_launches(fused_conv, monkeypatch):
+    launched = []
+    launch = fused_conv.launch
+    monkeypatch.setattr(fused_conv, "launch", lambda dtype, kernel, n, args: (
+        launched.append(kernel), launch(dtype, kernel, n, args)))
+    x_host, w_host = host_data((4, 32, 26, 26)), host_data((64, 32, 3, 3)) * 0.05
+    grads = []
+    for backend in ("cupy", "numpy"):
+        x = Tensor(x_host, backend=backend, requires_grad=True)
+        w = Tensor(w_host, backend=backend, requires_grad=True)
+        launched.clear()
+        y = F.max_pool2d(F.conv2d(x, w, padding=1), 2)
+        if backend == "cupy":
+            assert launched == ["td_pad", "td_im2col", "td_swap01", "td_max_pool_forward"]
+            launched.clear()
+        y.sum().backward()
+        if backend == "cupy":
+            assert launched == ["td_max_pool_backward", "td_swap01", "td_im2col", "td_col2im"]
+        grads.append((x.grad.numpy(), w.grad.numpy()))
+    assert_close(grads[1][0], grads[0][0], "input gradient")
+    assert_close(grads[1][1], grads[0][1], "weight gradient")
+
+
 # -- NumPy/CuPy parity of a whole model --------------------------------------------------------
 def twin_models(batchnorm, rates):
     """The founding MLP on NumPy and on CuPy with the same weights (training mode)."""
