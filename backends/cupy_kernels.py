@@ -319,13 +319,16 @@ class CupyPoolKernels(PoolKernels):
     loop over the kh*kw kernel positions with several launches each); the padding is virtual
     (no padded copy), backward a gather (no zero fill, no atomics). Values, positions and
     gradients are the portable ones bit for bit. Portable paths for other dtypes, host arrays,
-    kernels over 256 positions, or a backend that does not launch these kernels."""
+    max pooling over more than 256 positions, or a backend that does not launch these
+    kernels."""
 
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
         self.fused = launches_conv_kernels(backend)
 
-    def _fuses(self, x: Any, kernel: tuple[int, int]) -> bool:
+    def _fuses(self, x: Any, kernel: tuple[int, int] = (1, 1)) -> bool:
+        """Whether the kernels take ``x``; with ``kernel``, whether its positions fit the
+        1-byte index max pooling records."""
         return self.fused and _fusable(x) and kernel[0] * kernel[1] <= 256
 
     def max_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
@@ -356,7 +359,7 @@ class CupyPoolKernels(PoolKernels):
 
     def avg_forward(self, x: Any, kernel: tuple[int, int], stride: tuple[int, int],
                     padding: tuple[int, int], out_hw: tuple[int, int]) -> Any:
-        if not self._fuses(x, kernel):
+        if not self._fuses(x):
             return super().avg_forward(x, kernel, stride, padding, out_hw)
         x = cupy.ascontiguousarray(x)
         out = cupy.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
@@ -367,7 +370,7 @@ class CupyPoolKernels(PoolKernels):
 
     def avg_backward(self, g: Any, in_shape: tuple[int, ...], kernel: tuple[int, int],
                      stride: tuple[int, int], padding: tuple[int, int]) -> Any:
-        if not self._fuses(g, kernel):
+        if not self._fuses(g):
             return super().avg_backward(g, in_shape, kernel, stride, padding)
         dx = cupy.empty(in_shape, dtype=g.dtype)
         if dx.size:

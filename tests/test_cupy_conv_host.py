@@ -245,3 +245,16 @@ def test_seed_cnn_layers_in_eleven_conv_and_pool_launches(device):
         results.append([y.numpy()] + [p[k].grad.numpy() for k in sorted(p)])
     for actual, wanted in zip(*results, strict=True):
         np.testing.assert_allclose(actual, wanted, rtol=1e-4, atol=1e-4)
+
+
+def test_max_pool_over_more_than_256_positions_takes_the_portable_path(device):
+    """A 17x17 window has 289 positions: max pooling records them in int16 on the portable
+    path; average pooling records nothing and still runs its kernel."""
+    x = data((2, 2, 18, 17), "float64")
+    g = data((2, 2, 2, 1), "float64", seed=1)
+    for pool, launched in ((F.max_pool2d, []), (F.avg_pool2d, ["td_avg_pool_forward"])):
+        y, dx, forward, _ = pool_run(device, pool, x, g, 17, 1)
+        y_ref, dx_ref, _, _ = pool_run(td.backends.get("numpy"), pool, x, g, 17, 1)
+        assert forward == launched
+        np.testing.assert_array_equal(y, y_ref)
+        np.testing.assert_array_equal(dx, dx_ref)
