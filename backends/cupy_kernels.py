@@ -186,15 +186,15 @@ def _sizes(*values: int) -> tuple[np.uint32, ...]:
 
 
 class CupyConvKernels(ConvKernels):
-    """Convolution in five launches forward and backward together, plus the products (the
-    portable kernels launch dozens): ``td_pad``; forward = ``td_im2col`` rows first
-    (C*KH*KW, N, OH*OW), one batched product per group with the weight (no broadcast, no
-    reduction over samples), ``td_swap01`` to (N, OC, OH, OW) adding the bias; backward =
-    ``td_swap01`` of the output gradient to (OC, N*OH*OW), the weight's gradient as one product
-    with the rebuilt columns, the input's as ``td_col2im`` of W^T g (a gather onto zeros, no
-    atomics, no zero fill). ``columns`` and ``col2im`` keep their portable layouts and sums bit
-    for bit. Portable paths for other dtypes, host arrays, or a backend that does not launch
-    these kernels."""
+    """Convolution in five kernel launches forward and backward together, besides the products
+    (the portable kernels launch dozens). Forward: ``td_im2col`` rows first (C*KH*KW, N,
+    OH*OW), one product per group with the weight (a single 2-D product without groups: no
+    broadcast copies, no sum over samples), ``td_swap01`` to (N, OC, OH, OW) adding the bias.
+    Backward: ``td_swap01`` of the output gradient to (OC, N*OH*OW); the weight's gradient as
+    one product with the rebuilt columns; the input's as ``td_col2im`` of W^T g (a gather onto
+    zeros: no atomics, no zero fill). Padding is one ``td_pad``. ``columns`` and ``col2im``
+    keep their portable layouts and sums bit for bit. Portable paths for other dtypes, host
+    arrays, or a backend that does not launch these kernels."""
 
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
