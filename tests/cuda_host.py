@@ -4,8 +4,14 @@
 a sequential emulation: every thread runs alone, as lane 0 of its own one-thread warp (so the
 warp sum is the thread's own count), block after block. That runs the kernels' real code
 paths — Philox, grid-stride loops, vector and tail paths, mask packing, counting, division — on
-the CPU. ``nvrtc_compile`` compiles the source with NVIDIA's runtime compiler (from the
-``nvidia-cuda-nvrtc`` wheel or a CUDA install), which needs no GPU either.
+the CPU; ``HOST_LAUNCHERS`` call the dropout source's kernels, ``CONV_HOST_LAUNCHERS`` those of
+the convolution source. ``nvrtc_compile`` compiles the source with NVIDIA's runtime compiler
+(from the ``nvidia-cuda-nvrtc`` wheel or a CUDA install), which needs no GPU either.
+
+``host_cupy`` and ``load_cupy_kernels`` run ``backends/cupy_kernels.py`` itself on the CPU: a
+stand-in ``cupy`` over NumPy, its launches going to the host-compiled kernels, either through
+``HostLaunchBackend`` (what the kernels ask of the CuPy backend) or ``HostCupyBackend`` (a NumPy
+backend whose conv and pool families are the CuPy ones: whole ops and autograd run through them).
 """
 
 from __future__ import annotations
