@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .base import Backend, BackendUnavailableError
+from .cuda_conv_source import CONV_KERNEL_NAMES, conv_kernel_source
 from .cuda_source import KERNEL_NAMES, kernel_source
 from .generator import keep_threshold
 from .numpy_backend import native_byte_order
@@ -26,6 +27,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     cupy = None
 
 BLOCK = 256  # threads per block; each thread takes 4 elements per step of its grid-stride loop
+# The CUDA modules: the kernels each defines, and its source for a dtype name.
+SOURCES = ((KERNEL_NAMES, kernel_source), (CONV_KERNEL_NAMES, conv_kernel_source))
 
 
 def unavailable_reason() -> str | None:
@@ -63,6 +66,7 @@ class CupyBackend(Backend):
     (seed, offset) instead of a 1-byte mask and redraw the mask in backward."""
 
     name = "cupy"
+    kernel_names = KERNEL_NAMES + CONV_KERNEL_NAMES  # what ``launch`` runs
 
     def __init__(self, regenerate_masks: bool = False) -> None:
         reason = unavailable_reason()
@@ -115,8 +119,9 @@ class CupyBackend(Backend):
         """Run ``kernel`` (compiled for ``dtype_name`` on first use) over ``n`` elements."""
         function = self._functions.get((dtype_name, kernel))
         if function is None:
-            module = cupy.RawModule(code=kernel_source(dtype_name), options=("-std=c++17",))
-            for name in KERNEL_NAMES:
+            names, source = next(entry for entry in SOURCES if kernel in entry[0])
+            module = cupy.RawModule(code=source(dtype_name), options=("-std=c++17",))
+            for name in names:
                 self._functions[dtype_name, name] = module.get_function(name)
             function = self._functions[dtype_name, kernel]
         blocks = max(1, min(-(-n // (4 * BLOCK)), self._max_blocks))

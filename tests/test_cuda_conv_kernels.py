@@ -357,3 +357,20 @@ def test_conv_source_compiles_in_one_module_with_the_dropout_source():
 def test_conv_kernel_source_exists_only_for_float_types():
     with pytest.raises(TypeError, match="float32, float64, not int32"):
         conv_kernel_source("int32")
+
+
+def test_the_cupy_backend_compiles_each_kernel_from_the_source_that_defines_it():
+    """CupyBackend.launch finds a kernel's module through SOURCES: every listed name is defined
+    (as an extern "C" __global__ function) in its source, for both dtypes, and the backend
+    lists the conv kernels, so CupyConvKernels and CupyPoolKernels take the fused paths."""
+    from tinygrad_drop.backends import cupy_backend
+    from tinygrad_drop.backends.cuda_conv_source import CONV_KERNEL_NAMES
+
+    listed = [name for names, _ in cupy_backend.SOURCES for name in names]
+    assert sorted(listed) == sorted(cupy_backend.CupyBackend.kernel_names)
+    assert set(CONV_KERNEL_NAMES) <= set(listed) and len(set(listed)) == len(listed)
+    for names, source in cupy_backend.SOURCES:
+        for dtype in ("float32", "float64"):
+            code = source(dtype)
+            for name in names:
+                assert f"__global__ void {name}(" in code, (name, dtype)

@@ -138,7 +138,7 @@ def test_conv2d_of_a_non_contiguous_input_reads_it_in_order(device):
 
 
 def test_a_backend_that_does_not_launch_the_conv_kernels_takes_the_portable_paths(device):
-    device.kernel_names = ()  # as CuPy's backend until it compiles cuda_conv_source
+    device.kernel_names = ()  # e.g. a third party's CuPy-based backend with its own launch
     x, w = data((2, 3, 7, 7), "float64"), data((4, 3, 3, 3), "float64", 1)
     g = data((2, 4, 5, 5), "float64", 2)
     got, forward, backward = conv_run(device, x, w, None, g)

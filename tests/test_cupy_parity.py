@@ -144,10 +144,8 @@ def test_a_host_generator_is_refused_for_device_tensors(gpu):
 # -- convolution and pooling (cuda_conv_source.py) ---------------------------------------------
 @pytest.fixture
 def fused_conv(gpu):
-    """The CuPy backend, skipping (saying why) where it does not launch the conv kernels."""
-    if not gpu.kernels("conv").fused or not gpu.kernels("pool").fused:
-        pytest.skip("the CuPy backend does not list cuda_conv_source's kernels in kernel_names "
-                    "(its launch does not compile them): conv and pool take the portable paths")
+    """The CuPy backend, which launches the conv and pool kernels of cuda_conv_source."""
+    assert gpu.kernels("conv").fused and gpu.kernels("pool").fused
     return gpu
 
 

@@ -37,7 +37,7 @@ def test_wheel_maps_backends_into_the_package(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for module in ("__init__", "base", "registry", "selection", "generator", "kernels",
                    "numpy_backend", "numpy_kernels", "strict_backend", "cupy_backend",
-                   "cupy_kernels", "cuda_source", "philox"):
+                   "cupy_kernels", "cuda_source", "cuda_conv_source", "philox"):
         assert f"tinygrad_drop/backends/{module}.py" in names
     assert not any(name.startswith("backends/") for name in names)  # no top-level 'backends'
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
