@@ -313,6 +313,8 @@ class NumpyPoolKernels(PoolKernels):
     def max_backward(self, g: np.ndarray, where: np.ndarray, in_shape: tuple[int, ...],
                      kernel: tuple[int, int], stride: tuple[int, int],
                      padding: tuple[int, int]) -> np.ndarray:
+        if not np.isfinite(g).all():  # g * False would be NaN where PyTorch has 0
+            return super().max_backward(g, where, in_shape, kernel, stride, padding)
         ph, pw = padding
         grad = np.zeros((*in_shape[:2], in_shape[2] + 2 * ph, in_shape[3] + 2 * pw), g.dtype)
         disjoint = self.disjoint(kernel, stride)

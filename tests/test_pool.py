@@ -72,6 +72,26 @@ def test_nan_in_a_window_wins_as_in_pytorch(backend):
     np.testing.assert_array_equal(host(x.grad), t.grad.numpy())
 
 
+@pytest.mark.parametrize("kernel, stride", [(2, None), (3, 1)])  # disjoint and overlapping
+def test_nan_and_inf_gradients_reach_only_the_maxima_as_in_pytorch(kernel, stride, backend,
+                                                                  rng):
+    """Backward routes each output's gradient to its window's maximum alone: a NaN or inf
+    gradient must leave 0, not NaN (0 * inf), at every other input position."""
+    a = rng.standard_normal((2, 3, 6, 6))
+    x, t = tensor(a, backend, requires_grad=True), torch.tensor(a, requires_grad=True)
+    out = F.max_pool2d(x, kernel, stride)
+    ref = torch.nn.functional.max_pool2d(t, kernel, stride)
+    g = rng.standard_normal(ref.shape)
+    g[0, 1, 0, 0], g[1, 2, 1, 1], g[1, 0, 2, 0] = np.nan, np.inf, -np.inf
+    out.backward(tensor(g, backend))
+    ref.backward(torch.tensor(g))
+    expected = t.grad.numpy()
+    assert np.isnan(expected).sum() >= 1 and (expected == 0).sum() > a.size // 3
+    ours = host(x.grad)
+    np.testing.assert_array_equal(ours == 0, expected == 0)
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=0)  # overlaps: sum order
+
+
 # -- errors: op, shapes and value named; nothing changed ----------------------------------------
 @pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
 @pytest.mark.parametrize("shape, args, error, match", [
