@@ -9,7 +9,8 @@ units; ``--widths 32,64,128`` is the seed's network itself), trained with the se
 placements with the seed's rates (0.25 after the convolutions, 0.5 in the dense head), each
 trained from the same initial weights and on the same mini-batches once per seed; the table
 gives the mean train and test accuracy (all 10 000 test images, in inference mode), the lowest
-and highest test accuracy over the seeds and the train-test gap.
+and highest test accuracy over the seeds, the train-test gap, and the lowest and highest
+difference from no dropout's test accuracy in the same seed (paired: same weights, batches).
 
 Spatial dropout is the usual advice after convolutions: neighbouring pixels of a feature map
 are strongly correlated, so dropping single pixels takes little information away, while

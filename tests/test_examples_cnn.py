@@ -83,6 +83,7 @@ def test_placement_example_trains_all_six_placements(example, generated_fashion,
     assert len(names) == 6 and names[0] == "no dropout"
     assert sum("Dropout2d(0.25)" in name for name in names) == 2
     out = capsys.readouterr().out
+    assert "vs row 1, per seed" in out and "+0.0000 +0.0000" in out  # no dropout against itself
     for name, runs in results.items():
         assert name in out
         assert len(runs["test_accuracy"]) == 1
