@@ -34,6 +34,18 @@ def masked_scale(x: np.ndarray, mask: np.ndarray, divisor: float = 1.0) -> np.nd
     return out
 
 
+def all_finite(a: np.ndarray) -> bool:
+    """Whether ``a`` holds no NaN or inf. For contiguous float32/64 arrays by one BLAS dot
+    product with itself (~2x faster than ``np.isfinite(a).all()``), confirmed element by
+    element only when that sum is not finite (a NaN, an inf, or squares that overflow)."""
+    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.size:
+        flat = np.reshape(a, -1)
+        with np.errstate(over="ignore", invalid="ignore"):  # an answer, not a warning
+            if np.isfinite(np.dot(flat, flat)):
+                return True
+    return bool(np.isfinite(a).all())
+
+
 class ColumnSumKernels(Kernels):
     """Column sums of 2-D float arrays as ``ones @ x`` (BLAS), the ones cached by size."""
 
@@ -53,9 +65,11 @@ class ColumnSumKernels(Kernels):
 
 
 class NumpyActivationKernels(ActivationKernels):
-    """ReLU's backward as a boolean multiply."""
+    """ReLU's backward as a boolean multiply (where the gradient is finite)."""
 
     def relu_backward(self, g: np.ndarray, positive: np.ndarray) -> np.ndarray:
+        if not all_finite(g):  # g * False would be NaN for a NaN or inf g; PyTorch has 0
+            return super().relu_backward(g, positive)
         return np.multiply(g, positive)
 
 
@@ -313,7 +327,7 @@ class NumpyPoolKernels(PoolKernels):
     def max_backward(self, g: np.ndarray, where: np.ndarray, in_shape: tuple[int, ...],
                      kernel: tuple[int, int], stride: tuple[int, int],
                      padding: tuple[int, int]) -> np.ndarray:
-        if not np.isfinite(g).all():  # g * False would be NaN where PyTorch has 0
+        if not all_finite(g):  # g * False would be NaN where PyTorch has 0
             return super().max_backward(g, where, in_shape, kernel, stride, padding)
         ph, pw = padding
         grad = np.zeros((*in_shape[:2], in_shape[2] + 2 * ph, in_shape[3] + 2 * pw), g.dtype)

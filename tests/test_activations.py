@@ -78,6 +78,27 @@ def test_relu_passes_the_gradient_through_nan_as_pytorch(backend):
     assert host(x.grad).tolist() == [3.0, 0.0, 0.0, 3.0]
 
 
+@pytest.mark.parametrize("op", ["relu", "clamp"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nan_and_inf_gradients_stop_where_the_mask_is_off_as_pytorch(op, dtype, backend, rng):
+    """A NaN or inf output gradient reaches the input only where ReLU (clamp) passes the
+    gradient; elsewhere the input's gradient is 0, as PyTorch's (a boolean multiply would give
+    NaN = 0 * inf there). Also for a gradient whose squares overflow float32 but are finite."""
+    torch = pytest.importorskip("torch")
+    a = rng.standard_normal(64)
+    g = rng.standard_normal(64)
+    g[:8] = [np.nan, np.inf, -np.inf, np.nan, 3e38, -3e38, np.inf, np.nan]
+    a[:8] = [-1.0, -2.0, 0.5, 1.5, -1.0, 2.0, 3.0, -4.0]
+    ours = tensor(a, backend, dtype=dtype, requires_grad=True)
+    theirs = torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=True)
+    call = (lambda t: t.relu()) if op == "relu" else (lambda t: t.clamp(-1.5, 1.0))
+    call(ours).backward(tensor(g, backend, dtype=dtype))
+    call(theirs).backward(torch.tensor(g, dtype=getattr(torch, dtype)))
+    expected = theirs.grad.numpy()
+    assert np.isnan(expected).any() and (expected[:8] == 0).sum() >= 3
+    np.testing.assert_array_equal(host(ours.grad), expected)
+
+
 @pytest.mark.parametrize("method", ["softmax", "log_softmax"])
 def test_softmax_of_an_empty_axis_is_empty_as_pytorch(backend, method):
     """Bug 6: the max over an empty axis does not exist; PyTorch returns an empty result."""
