@@ -174,9 +174,11 @@ class DropoutKernels(Kernels):
         return saved
 
     def masked_scale(self, x: Any, mask: Any, divisor: float) -> Any:
-        """``x / divisor`` where ``mask`` (of x's shape, or broadcast to it) is True, 0
-        elsewhere."""
-        out = self.xp.where(mask, x, 0)
+        """``x * mask / divisor`` for the boolean ``mask`` (of x's shape, or broadcast to it):
+        ``x / divisor`` where it is True, ``x * 0`` elsewhere, as PyTorch's dropout multiplies
+        (a dropped NaN or inf is NaN, a dropped negative -0); the NumPy backend's boolean
+        multiply and divide bit for bit."""
+        out = self.xp.where(mask, x, x * 0)
         return out / divisor if divisor != 1 else out
 
     def checked_mask(self, mask: Any, op: str) -> Any:

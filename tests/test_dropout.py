@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from conftest import host, tensor
+from special_values import check_certain_rates, check_like_torch, check_multiplied_by_mask
 
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
@@ -281,6 +282,28 @@ def test_matches_pytorch_semantics(backend):
     np.testing.assert_allclose(ours[ours != 0], x_np[ours != 0] / np.float32(0.7), rtol=0)
     np.testing.assert_allclose(theirs[theirs != 0], x_np[theirs != 0] / np.float32(0.7),
                                rtol=2e-7)
+
+
+# -- NaN, inf and signed zeros: dropout multiplies by the mask, as PyTorch's does ---------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+def test_nan_inf_and_negatives_are_multiplied_by_the_mask_forward_and_backward(mode, dtype,
+                                                                                backend):
+    # a dropped NaN or inf gives NaN (0 * inf), a dropped negative -0.0, in both directions
+    check_multiplied_by_mask(lambda x: F.dropout(x, 0.5, mode=mode), mask_of, backend,
+                             (30, 42), dtype, 0.5 if mode == "inverted" else 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nan_inf_and_signed_zeros_equal_pytorchs_dropout_under_its_own_mask(dtype, backend):
+    pytest.importorskip("torch")
+    check_like_torch("dropout", mask_of, backend, (30, 42), dtype, 0.4)
+
+
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+def test_p_one_gives_zeros_even_for_nan_and_inf_and_p_zero_passes_them_through(mode, backend):
+    # p = 1 is zeros by design (PyTorch gives NaN for NaN there); p = 0 is the identity
+    check_certain_rates(lambda x, p: F.dropout(x, p, mode=mode), backend, (6, 7))
 
 
 # -- Monte Carlo dropout ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import host, tensor
+from special_values import check_certain_rates, check_like_torch, check_multiplied_by_mask
 
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
@@ -161,6 +162,29 @@ def test_vanilla_training_keeps_channels_unscaled(backend, rng):
     x = tensor(rng.uniform(1, 2, (4, 8, 3, 3)), backend, requires_grad=True)
     y = F.dropout2d(x, 0.5, mode="vanilla")
     np.testing.assert_array_equal(host(y), host(x) * channel_mask(y)[:, :, None, None])
+
+
+# -- NaN, inf and signed zeros: dropout2d multiplies by the channel mask, as PyTorch's does ------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+def test_nan_inf_and_negatives_are_multiplied_by_the_channel_mask_forward_and_backward(
+        mode, dtype, backend):
+    # in a dropped channel a NaN or inf gives NaN (0 * inf), a negative -0.0, in both directions
+    check_multiplied_by_mask(lambda x: F.dropout2d(x, 0.5, mode=mode),
+                             lambda y: channel_mask(y)[:, :, None, None], backend, (4, 6, 5, 4),
+                             dtype, 0.5 if mode == "inverted" else 1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_nan_inf_and_signed_zeros_equal_pytorchs_dropout2d_under_its_own_mask(dtype, backend):
+    pytest.importorskip("torch")
+    check_like_torch("dropout2d", channel_mask, backend, (4, 6, 5, 4), dtype, 0.4)
+
+
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+def test_p_one_gives_zeros_even_for_nan_and_inf_and_p_zero_passes_them_through(mode, backend):
+    # p = 1 is zeros by design (PyTorch gives NaN for NaN there); p = 0 is the identity
+    check_certain_rates(lambda x, p: F.dropout2d(x, p, mode=mode), backend, (2, 3, 4, 4))
 
 
 def test_3d_input_is_n_c_l_with_pytorchs_warning(backend):
