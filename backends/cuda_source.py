@@ -7,14 +7,18 @@ four and the call's offset as the counter: the stream defined in ``philox.py``, 
 depends on (seed, offset, element index) alone, never on the launch configuration.
 
 Kernels (``T`` is float or double; ``vector`` says every pointer is aligned to 4 elements):
-- ``td_dropout_forward``: y = keep ? x / divisor : 0, writes the 1-byte mask (unless ``mask`` is
+- ``td_dropout_forward``: y = x * keep / divisor, writes the 1-byte mask (unless ``mask`` is
   NULL) and adds the number kept to ``*kept``. One pass, one Philox call per 4 elements.
-- ``td_dropout_backward_regen``: dx = keep ? g / divisor : 0, the mask regenerated from
+- ``td_dropout_backward_regen``: dx = g * keep / divisor, the mask regenerated from
   (seed, offset) instead of read: zero bytes saved between forward and backward.
-- ``td_masked_scale``: y = mask ? x / divisor : 0 from a stored 1-byte mask (dropout's
-  backward, relu's backward).
+- ``td_masked_scale``: y = x * mask / divisor from a stored 1-byte mask (dropout's backward).
+- ``td_masked_select``: y = mask ? x : 0 from a stored 1-byte mask (ReLU's and clamp's backward).
 - ``td_keep_mask``: the mask alone (the CuPy generator's masks, and ``Dropout.mask()`` when
   masks are regenerated).
+
+Dropout multiplies by the mask, as PyTorch does: a dropped NaN or inf is NaN (0 * inf), a dropped
+negative -0. ReLU's backward selects, as PyTorch's threshold_backward does: 0 where the mask is
+off, whatever the gradient there.
 
 Spatial dropout (``Dropout2d``) over ``x`` of N*C contiguous planes of ``plane`` elements: channel
 ``ch`` is kept when word ``ch % 4`` of Philox group ``ch // 4`` is below the threshold, the very bit
@@ -23,12 +27,13 @@ generator draw the same channel mask. Four channels (a quad) span 4 * plane elem
 4, so a group of four elements lies in one quad: one Philox call per group at most (none while a
 thread stays in its quad), and no division per element (a thread divides by ``plane`` once and
 then steps its (quad, group within quad) position).
-- ``td_dropout2d_forward``: y = keep[ch] ? x / divisor : 0, writes the N*C-byte channel mask
+- ``td_dropout2d_forward``: y = x * keep[ch] / divisor, writes the N*C-byte channel mask
   (unless ``mask`` is NULL) and adds the number of channels kept to ``*kept``: the thread whose
   group holds a channel's first element writes and counts that channel, so each counts once.
-- ``td_dropout2d_backward_regen``: dx = keep[ch] ? g / divisor : 0, the channel bits redrawn.
-- ``td_channel_masked_scale``: y = mask[ch] ? x / divisor : 0 from a stored N*C-byte mask.
-Division (not a multiply by 1/divisor) keeps results bit-identical to the NumPy backend.
+- ``td_dropout2d_backward_regen``: dx = g * keep[ch] / divisor, the channel bits redrawn.
+- ``td_channel_masked_scale``: y = x * mask[ch] / divisor from a stored N*C-byte mask.
+The multiply by the 0/1 mask and the division (not a multiply by 1/divisor) are the NumPy
+backend's arithmetic, ``np.multiply(x, mask) / divisor``: results are bit-identical to it.
 """
 
 from __future__ import annotations
@@ -81,17 +86,25 @@ __device__ __forceinline__ void td_add_count(unsigned long long* total, unsigned
     if ((threadIdx.x & 31) == 0 && count) atomicAdd(total, (unsigned long long)count);
 }}
 
-/* out[j] = keep[j] ? in[j] / divisor : 0 for the group at element i (n elements in all). */
+/* One element: v * keep / divisor (dropout: NumPy's x * mask / divisor, so a dropped NaN or inf
+   is NaN and a dropped negative -0), or with ``select`` keep ? v : 0 (ReLU's backward). */
+__device__ __forceinline__ T td_masked(T v, bool keep, T divisor, int select) {{
+    return select ? (keep ? v : (T)0) : v * (T)keep / divisor;
+}}
+
+/* out[j] = td_masked(in[j], keep[j], ...) for the group at element i (n elements in all). */
 __device__ __forceinline__ void td_scale_group(const T* __restrict__ in, T* __restrict__ out,
                                                unsigned long long i, unsigned long long n,
-                                               const bool keep[4], T divisor, int vector) {{
+                                               const bool keep[4], T divisor, int vector,
+                                               int select) {{
     if (vector && i + 4 <= n) {{
         td_vec4 a = *(const td_vec4*)(in + i), b;
 #pragma unroll
-        for (int j = 0; j < 4; ++j) b.v[j] = keep[j] ? a.v[j] / divisor : (T)0;
+        for (int j = 0; j < 4; ++j) b.v[j] = td_masked(a.v[j], keep[j], divisor, select);
         *(td_vec4*)(out + i) = b;
     }} else {{
-        for (int j = 0; j < 4 && i + j < n; ++j) out[i + j] = keep[j] ? in[i + j] / divisor : (T)0;
+        for (int j = 0; j < 4 && i + j < n; ++j)
+            out[i + j] = td_masked(in[i + j], keep[j], divisor, select);
     }}
 }}
 
@@ -124,7 +137,7 @@ extern "C" __global__ void td_dropout_forward(
         unsigned long long i = 4 * g;
         bool keep[4];
         td_keep_bits(seed, offset, g, threshold, keep);
-        td_scale_group(x, y, i, n, keep, divisor, vector);
+        td_scale_group(x, y, i, n, keep, divisor, vector, 0);
         if (mask) td_store_mask(mask, i, n, keep);
         for (int j = 0; j < 4 && i + j < n; ++j) count += keep[j];
     }}
@@ -138,7 +151,20 @@ extern "C" __global__ void td_dropout_backward_regen(
     for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
         bool keep[4];
         td_keep_bits(seed, offset, g, threshold, keep);
-        td_scale_group(g_in, dx, 4 * g, n, keep, divisor, vector);
+        td_scale_group(g_in, dx, 4 * g, n, keep, divisor, vector, 0);
+    }}
+}}
+
+/* The keep bits of the group at element i from a stored 1-byte mask (any nonzero byte keeps). */
+__device__ __forceinline__ void td_read_keep(const unsigned char* __restrict__ mask,
+                                             unsigned long long i, unsigned long long n,
+                                             bool keep[4]) {{
+    if (i + 4 <= n) {{
+        unsigned int bits = *(const unsigned int*)(mask + i);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) keep[j] = (bits >> (8 * j)) & 0xffu;
+    }} else {{
+        for (int j = 0; j < 4; ++j) keep[j] = i + j < n && mask[i + j];
     }}
 }}
 
@@ -146,16 +172,19 @@ extern "C" __global__ void td_masked_scale(
         const T* __restrict__ x, const unsigned char* __restrict__ mask, T* __restrict__ y,
         unsigned long long n, T divisor, int vector) {{
     for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
-        unsigned long long i = 4 * g;
         bool keep[4];
-        if (i + 4 <= n) {{
-            unsigned int bits = *(const unsigned int*)(mask + i);
-#pragma unroll
-            for (int j = 0; j < 4; ++j) keep[j] = (bits >> (8 * j)) & 0xffu;
-        }} else {{
-            for (int j = 0; j < 4; ++j) keep[j] = i + j < n && mask[i + j];
-        }}
-        td_scale_group(x, y, i, n, keep, divisor, vector);
+        td_read_keep(mask, 4 * g, n, keep);
+        td_scale_group(x, y, 4 * g, n, keep, divisor, vector, 0);
+    }}
+}}
+
+extern "C" __global__ void td_masked_select(
+        const T* __restrict__ x, const unsigned char* __restrict__ mask, T* __restrict__ y,
+        unsigned long long n, int vector) {{
+    for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
+        bool keep[4];
+        td_read_keep(mask, 4 * g, n, keep);
+        td_scale_group(x, y, 4 * g, n, keep, (T)1, vector, 1);
     }}
 }}
 
@@ -222,7 +251,7 @@ __device__ __forceinline__ void td_walk_scale(const td_channel_walk* w, const T*
     td_walk_channels(w, channel);
 #pragma unroll
     for (int j = 0; j < 4; ++j) keep[j] = (w->bits >> channel[j]) & 1u;
-    td_scale_group(in, out, 4 * w->g, n, keep, divisor, vector);
+    td_scale_group(in, out, 4 * w->g, n, keep, divisor, vector, 0);
 }}
 
 extern "C" __global__ void td_dropout2d_forward(
@@ -280,8 +309,8 @@ extern "C" __global__ void td_keep_mask(
 """
 
 KERNEL_NAMES = ("td_dropout_forward", "td_dropout_backward_regen", "td_masked_scale",
-                "td_keep_mask", "td_dropout2d_forward", "td_dropout2d_backward_regen",
-                "td_channel_masked_scale")
+                "td_masked_select", "td_keep_mask", "td_dropout2d_forward",
+                "td_dropout2d_backward_regen", "td_channel_masked_scale")
 CTYPES = {"float32": "float", "float64": "double"}
 
 

@@ -1,5 +1,5 @@
 """The CuPy backend's fast paths, by op family: dropout's fused Philox kernels (element-wise and
-spatial), the stored-mask scale they share with ReLU's backward, convolution and pooling in a
+spatial), the stored-mask select of ReLU's backward, convolution and pooling in a
 few launches a layer (``cuda_conv_source.py``), and a native scatter-add. Imported only where
 CuPy runs.
 """
@@ -55,10 +55,11 @@ def _vector(*arrays: Any) -> np.int32:
 
 
 def masked_scale(backend: Any, x: Any, mask: Any, divisor: float) -> Any | None:
-    """``x / divisor`` where the boolean ``mask`` is True, 0 elsewhere, in one fused pass: a
-    mask of x's shape, or a per-channel mask (N, C, 1, ...) of ``x`` (N, C, *) (spatial
-    dropout's); None where no kernel applies (dtype, mask type or shape): the caller falls
-    back."""
+    """``x * mask / divisor`` for the boolean ``mask`` in one fused pass, the NumPy backend's
+    arithmetic bit for bit (dropout: a dropped NaN or inf is NaN, a dropped negative -0, as
+    PyTorch's): a mask of x's shape, or a per-channel mask (N, C, 1, ...) of ``x`` (N, C, *)
+    (spatial dropout's); None where no kernel applies (dtype, mask type or shape): the caller
+    falls back."""
     if not (_fusable(x) and mask.dtype == cupy.bool_):
         return None
     if mask.shape == x.shape:
@@ -67,11 +68,25 @@ def masked_scale(backend: Any, x: Any, mask: Any, divisor: float) -> Any | None:
         kernel, plane = "td_channel_masked_scale", (np.uint64(_plane(x)),)
     else:
         return None
+    return _apply_mask(backend, kernel, x, mask, (*plane, x.dtype.type(divisor)))
+
+
+def masked_select(backend: Any, x: Any, mask: Any) -> Any | None:
+    """``x`` where the boolean ``mask`` (of x's shape) is True, 0 elsewhere, even where ``x``
+    is NaN or inf (ReLU's and clamp's backward, PyTorch's where), in one fused pass; None where
+    the kernel does not apply: the caller falls back."""
+    if not (_fusable(x) and mask.dtype == cupy.bool_ and mask.shape == x.shape):
+        return None
+    return _apply_mask(backend, "td_masked_select", x, mask, ())
+
+
+def _apply_mask(backend: Any, kernel: str, x: Any, mask: Any, extra: tuple) -> Any:
+    """One launch of the stored-mask ``kernel`` (x, mask, out, n, *``extra``, vector)."""
     x, mask = cupy.ascontiguousarray(x), cupy.ascontiguousarray(mask)
     out = cupy.empty_like(x)
     if x.size:
-        backend.launch(x.dtype.name, kernel, x.size, (
-            x, mask, out, np.uint64(x.size), *plane, x.dtype.type(divisor), _vector(x)))
+        backend.launch(x.dtype.name, kernel, x.size,
+                       (x, mask, out, np.uint64(x.size), *extra, _vector(x)))
     return out
 
 
@@ -86,10 +101,10 @@ def _plane(x: Any) -> int:
 
 
 class CupyActivationKernels(ActivationKernels):
-    """ReLU's backward through the fused stored-mask kernel."""
+    """ReLU's backward through the fused stored-mask select."""
 
     def relu_backward(self, g: Any, positive: Any) -> Any:
-        out = masked_scale(self.backend, g, positive, 1.0)
+        out = masked_select(self.backend, g, positive)
         return super().relu_backward(g, positive) if out is None else out
 
 

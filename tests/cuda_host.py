@@ -79,6 +79,10 @@ void host_masked_scale(unsigned int blocks, const T* x, const unsigned char* mas
                        T divisor, int vector) {
     TD_GRID(blocks, td_masked_scale(x, mask, y, n, divisor, vector));
 }
+void host_masked_select(unsigned int blocks, const T* x, const unsigned char* mask, T* y, ull n,
+                        int vector) {
+    TD_GRID(blocks, td_masked_select(x, mask, y, n, vector));
+}
 void host_keep_mask(unsigned int blocks, unsigned char* mask, ull n, unsigned int threshold,
                     ull seed, ull offset) {
     TD_GRID(blocks, td_keep_mask(mask, n, threshold, seed, offset));

@@ -15,6 +15,12 @@ import re
 import numpy as np
 import pytest
 from cuda_host import compile_on_host, find_nvrtc, host_compiler, nvrtc_compile
+from special_values import (
+    assert_bits_equal,
+    assert_multiplied_by_mask,
+    reference,
+    special_data,
+)
 
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor
@@ -68,6 +74,12 @@ class HostKernels:
         y = aligned(np.full_like(x, np.nan))
         self.lib.host_masked_scale(u32(grid), ptr(x), ptr(mask), ptr(y), u64(x.size),
                                    self.scalar(divisor), ctypes.c_int(vector))
+        return y
+
+    def masked_select(self, x, mask, grid, vector):
+        y = aligned(np.full_like(x, np.nan))
+        self.lib.host_masked_select(u32(grid), ptr(x), ptr(mask), ptr(y), u64(x.size),
+                                    ctypes.c_int(vector))
         return y
 
     def keep_mask(self, n, keep, seed, offset, grid):
@@ -347,6 +359,64 @@ def test_dropout2d_with_no_channels_touches_nothing(kernels):
     x = aligned(np.zeros(0, dtype=kernels.dtype))
     y, mask, kept = kernels.forward2d(x, 3, 0.5, 0.5, 0, 0, 1, 1)
     assert y.size == 0 and mask.size == 0 and kept == 0
+
+
+# -- NaN, inf and signed zeros ------------------------------------------------------------------
+# Dropout multiplies by the mask (PyTorch's rule): every dropout kernel equals NumPy's
+# x * mask / divisor bit for bit, a dropped NaN or inf being NaN and a dropped negative -0.0;
+# ReLU's select (td_masked_select) gives 0 where the mask is off, whatever the value there.
+@pytest.mark.parametrize("n", [5, 1001])
+@pytest.mark.parametrize("grid", [1, 3])
+@pytest.mark.parametrize("vector", [0, 1])
+def test_elementwise_kernels_multiply_nan_inf_and_negatives_by_the_mask(kernels, n, grid,
+                                                                        vector):
+    keep, seed, offset = 0.5, 31, 4
+    x = aligned(special_data((n,), kernels.dtype.name))
+    for divisor in (keep, 1.0):  # inverted and vanilla
+        y, mask, _ = kernels.forward(x, keep, divisor, seed, offset, grid, vector)
+        mask = mask.view(bool)
+        np.testing.assert_array_equal(mask, philox.dropout_mask(seed, offset, (n,), keep))
+        assert_bits_equal(y, reference(x, mask, divisor))
+        assert_bits_equal(kernels.backward_regen(x, keep, divisor, seed, offset, grid, vector),
+                          reference(x, mask, divisor))
+        assert_bits_equal(kernels.masked_scale(x, aligned(mask), divisor, grid, vector),
+                          reference(x, mask, divisor))
+        if n > 100:  # enough elements to meet every special value both kept and dropped
+            assert_multiplied_by_mask(y, x, mask, divisor)
+
+
+@pytest.mark.parametrize("channels, plane", [(13, 5), (16, 7), (9, 64), (6, 1)])
+@pytest.mark.parametrize("grid", [1, 7, 2000])
+@pytest.mark.parametrize("vector", [0, 1])
+def test_spatial_kernels_multiply_nan_inf_and_negatives_by_the_channel_mask(kernels, channels,
+                                                                            plane, grid, vector):
+    keep, seed, offset = 0.5, 2 ** 40 + 3, 2
+    x = aligned(special_data((channels * plane,), kernels.dtype.name, seed=plane))
+    for divisor in (keep, 1.0):
+        y, mask, _ = kernels.forward2d(x, plane, keep, divisor, seed, offset, grid, vector)
+        mask = mask.view(bool)
+        expected = reference(x.reshape(channels, plane), mask[:, None], divisor).reshape(-1)
+        assert_bits_equal(y, expected)
+        assert_bits_equal(kernels.backward2d_regen(x, plane, keep, divisor, seed, offset, grid,
+                                                   vector), expected)
+        assert_bits_equal(kernels.channel_masked_scale(x, aligned(mask), plane, divisor, grid,
+                                                       vector), expected)
+        if channels * plane > 500:
+            assert_multiplied_by_mask(y.reshape(channels, plane), x.reshape(channels, plane),
+                                      mask[:, None], divisor)
+
+
+@pytest.mark.parametrize("n", [5, 1001])
+@pytest.mark.parametrize("vector", [0, 1])
+def test_masked_select_gives_zero_where_the_mask_is_off_even_for_nan_and_inf(kernels, n,
+                                                                             vector):
+    # ReLU's and clamp's backward: PyTorch's threshold_backward is a where, not a product
+    g = aligned(special_data((n,), kernels.dtype.name))
+    mask = aligned(np.random.default_rng(n).random(n) < 0.5)
+    out = kernels.masked_select(g, mask, 3, vector)
+    assert_bits_equal(out, np.where(mask, g, kernels.dtype.type(0)))
+    assert not np.isnan(out[~mask]).any() and not np.signbit(out[~mask]).any()
+    assert np.isnan(out[mask & np.isnan(g)]).all()
 
 
 # -- NVRTC -------------------------------------------------------------------------------------

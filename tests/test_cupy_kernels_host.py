@@ -16,6 +16,7 @@ from cuda_host import (
     host_cupy,
     load_cupy_kernels,
 )
+from special_values import assert_bits_equal, assert_multiplied_by_mask, reference, special_data
 
 import tinygrad_drop as td
 from tinygrad_drop.backends import philox
@@ -166,3 +167,49 @@ def test_elementwise_forward_and_backward_still_equal_the_numpy_backend(device, 
                                   numpy_kernels().backward(g, cpu_mask, 0.7))
     regen = "td_dropout_backward_regen"
     assert backend.launches == [regen if backend.regenerate_masks else "td_masked_scale"]
+
+
+# -- NaN, inf and signed zeros: dropout multiplies by the mask, ReLU's backward selects --------
+@pytest.mark.parametrize("spatial", [False, True], ids=["dropout", "dropout2d"])
+@pytest.mark.parametrize("dtype", sorted(CTYPES))
+@pytest.mark.parametrize("mode", ["inverted", "vanilla"])
+def test_nan_inf_and_negatives_through_dropout_equal_the_numpy_backend(device, spatial, dtype,
+                                                                       mode):
+    # dropped NaN and inf give NaN, dropped negatives -0.0, forward and backward (stored and
+    # regenerated masks), bit for bit with the NumPy backend under the same Philox stream
+    kernels, backend, fake = device
+    keep = 0.5
+    divisor = keep if mode == "inverted" else 1.0
+    x, g = special_data((6, 8, 5, 4), dtype), special_data((6, 8, 5, 4), dtype, seed=1)
+    forward = "channel_forward" if spatial else "forward"
+    out, saved, _ = getattr(kernels, forward)(on_device(fake, x), keep, divisor,
+                                              HostDeviceGenerator(SEED, kernels))
+    cpu_out, cpu_mask, _ = getattr(numpy_kernels(), forward)(x, keep, divisor,
+                                                             philox.PhiloxGenerator(SEED))
+    assert backend.launches == ["td_dropout2d_forward" if spatial else "td_dropout_forward"]
+    assert_bits_equal(np.asarray(out), cpu_out)
+    assert_bits_equal(cpu_out, reference(x, cpu_mask, divisor))
+    assert_multiplied_by_mask(cpu_out, x, cpu_mask, divisor)
+    dx = kernels.backward(on_device(fake, g), saved, divisor)
+    assert_bits_equal(np.asarray(dx), reference(g, cpu_mask, divisor))
+    assert_multiplied_by_mask(np.asarray(dx), g, cpu_mask, divisor)
+
+
+@pytest.mark.parametrize("dtype", sorted(CTYPES))
+def test_relu_backward_gives_zero_where_the_mask_is_off_even_for_nan_and_inf(cupy_kernels,
+                                                                             libraries, dtype):
+    # PyTorch's threshold_backward is a where: 0 where the mask is off, whatever the gradient;
+    # dropout's stored-mask scale on the same inputs gives NaN there (0 * inf)
+    module, fake = cupy_kernels
+    backend = HostLaunchBackend(fake, libraries, blocks=3)
+    g = special_data((21, 30), dtype)
+    positive = np.random.default_rng(3).random((21, 30)) < 0.5
+    out = module.CupyActivationKernels(backend).relu_backward(on_device(fake, g),
+                                                              on_device(fake, positive))
+    assert backend.launches == ["td_masked_select"]
+    assert_bits_equal(np.asarray(out), np.where(positive, g, g.dtype.type(0)))
+    assert not np.isnan(np.asarray(out)[~positive]).any()
+    scaled = module.CupyDropoutKernels(backend).masked_scale(on_device(fake, g),
+                                                             on_device(fake, positive), 1.0)
+    assert backend.launches[-1] == "td_masked_scale"
+    assert np.isnan(np.asarray(scaled)[~positive & ~np.isfinite(g)]).all()
