@@ -27,8 +27,10 @@ from .kernels import (
 
 
 def masked_scale(x: np.ndarray, mask: np.ndarray, divisor: float = 1.0) -> np.ndarray:
-    """``x / divisor`` where ``mask`` is True, 0 elsewhere."""
-    out = np.multiply(x, mask)
+    """``x * mask / divisor``, PyTorch's dropout arithmetic: ``x / divisor`` where ``mask`` is
+    True, ``x * 0`` elsewhere (0, -0.0 for a negative x, NaN for NaN or inf)."""
+    with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in PyTorch, which does not warn
+        out = np.multiply(x, mask)
     if divisor != 1:
         np.divide(out, divisor, out=out)  # in place: no second temporary
     return out
