@@ -130,12 +130,16 @@ def test_weight_norm_example_measures_sums_of_squares(example, noisy_fashion, ca
     assert norms["total"] == pytest.approx(sum(norms[k] for k in ("0", "2", "7", "10")))
     results = module.main(images=1024, epochs=2, widths=TINY, linear_steps=300,
                           test_images=200)
-    cnn, linear = results["cnn"], results["linear"]
-    assert list(cnn) == ["initial weights", "no dropout", "dropout 0.25, 0.5",
-                         "L2 (weight_decay 0.01)"]
-    # L2 pulls every layer below the unregularised run, from the same start and batches
-    for layer in ("0", "2", "7", "10", "total"):
-        assert cnn["L2 (weight_decay 0.01)"]["norms"][layer] < cnn["no dropout"]["norms"][layer]
+    assert list(results["cnn"]) == ["adadelta", "sgd"]
+    for optimizer, decay in (("adadelta", "0.01"), ("sgd", "0.001")):
+        cnn = results["cnn"][optimizer]
+        assert list(cnn) == ["initial weights", "no dropout", "dropout 0.25, 0.5",
+                             f"L2 (weight_decay {decay})"]
+        # L2 pulls every layer below the unregularised run, from the same start and batches
+        for layer in ("0", "2", "7", "10", "total"):
+            assert cnn[f"L2 (weight_decay {decay})"]["norms"][layer] < \
+                cnn["no dropout"]["norms"][layer], (optimizer, layer)
+    linear = results["linear"]
     # softmax regression: dropout on the input acts as L2 and shrinks the weights (measured
     # here 22.6 against 33.8; the margin asked is half that)
     plain = linear["no dropout"]["norms"]["weight"]
@@ -143,7 +147,7 @@ def test_weight_norm_example_measures_sums_of_squares(example, noisy_fashion, ca
     assert linear["L2 (weight_decay 0.001)"]["norms"]["weight"] < plain
     assert linear["dropout 0.5 on the input"]["test_accuracy"] > 0.5
     out = capsys.readouterr().out
-    assert "sum w^2 [7]" in out and "dropout 0.5 on the input" in out
+    assert "sum w^2 [7]" in out and "dropout 0.5 on the input" in out and ", sgd, " in out
 
 
 def test_loss_example_counts_increases_only_with_dropout_on_a_fixed_batch(example,
