@@ -14,6 +14,7 @@ import numpy as np
 
 from .base import Backend, BackendUnavailableError
 from .generator import Generator
+from .kernels import DropoutKernels
 from .numpy_backend import NumpyGenerator, native_byte_order
 
 try:
@@ -51,10 +52,21 @@ def _numpy_dtype(dtype: Any) -> np.dtype:
     return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
+class StrictDropoutKernels(DropoutKernels):
+    """The portable dropout kernels, with NumPy's warning about inf * 0 (a dropped inf, NaN as
+    in PyTorch, which does not warn) silenced: array-api-strict computes through NumPy."""
+
+    def masked_scale(self, x: Any, mask: Any, divisor: float) -> Any:
+        with np.errstate(invalid="ignore"):
+            return super().masked_scale(x, mask, divisor)
+
+
 class StrictBackend(Backend):
-    """CPU arrays restricted to the Array API standard (array-api-strict)."""
+    """CPU arrays restricted to the Array API standard (array-api-strict); every kernel is the
+    portable one (dropout's only silences a NumPy warning)."""
 
     name = "strict"
+    kernel_families = {"dropout": StrictDropoutKernels}
 
     def __init__(self) -> None:
         if xp_strict is None:
