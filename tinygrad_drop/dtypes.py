@@ -84,6 +84,18 @@ def native_name(dtype: Any) -> str:
     return name
 
 
+_NATIVE_CATEGORIES: dict[tuple[type, Any], int] = {}
+
+
+def native_category(dtype: Any) -> int:
+    """``category`` of a backend's native dtype, remembered (it is asked on every op)."""
+    key = (type(dtype), dtype)  # never compares one library's dtype with another's
+    kind = _NATIVE_CATEGORIES.get(key)
+    if kind is None:
+        kind = _NATIVE_CATEGORIES[key] = _CATEGORY[native_name(dtype)]
+    return kind
+
+
 def name_of(dtype: Any) -> str:
     """Canonical name of a dtype given as a name, ``td.float32``, a NumPy or backend dtype,
     or a Python type (``float`` -> float64, ``int`` -> int64, ``bool`` -> bool, as PyTorch

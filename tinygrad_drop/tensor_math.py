@@ -12,6 +12,7 @@ from typing import Any
 
 from . import dtypes
 from .autograd import Op, TensorBase
+from .dtypes import native_category  # also imported from here by ops.loss (kept for it)
 from .ops.activation import Clamp, ClampTensor, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Remainder, Sqrt, Sub
 from .ops.matmul import MatMul
@@ -32,18 +33,6 @@ def promote(*operands: Any, floating: bool = False) -> tuple[list[Any], str]:
         name = dtypes.DEFAULT_FLOAT
     return [(x if x.dtype_name == name else x.astype(name)) if isinstance(x, TensorBase)
             else dtypes.scalar_as(x, name) for x in converted], name
-
-
-_NATIVE_CATEGORIES: dict[tuple[type, Any], int] = {}
-
-
-def native_category(dtype: Any) -> int:
-    """``dtypes.category`` of a backend's native dtype, remembered (it is asked on every op)."""
-    key = (type(dtype), dtype)  # never compares one library's dtype with another's
-    kind = _NATIVE_CATEGORIES.get(key)
-    if kind is None:
-        kind = _NATIVE_CATEGORIES[key] = dtypes.category(dtypes.native_name(dtype))
-    return kind
 
 
 def keeps_dtype(x: Any, other: Any, floating: bool = False) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .autograd import TensorBase
+from .dtypes import native_category
 from .ops.reduce import (
     Amax,
     Amin,
@@ -22,7 +23,7 @@ from .ops.reduce import (
     normalize_axes,
 )
 from .ops.shape import normalize_dim
-from .tensor_math import as_floating, dim_arg, native_category
+from .tensor_math import as_floating, dim_arg
 
 
 class MaxResult(NamedTuple):
