@@ -9,6 +9,7 @@ import sys
 import warnings
 from typing import Any
 
+from ..ops.loss_targets import REDUCTIONS
 from ..tensor_core import Tensor
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -33,6 +34,14 @@ def number(value: Any, name: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where}: {name} must be a number, got {value!r}")
     return float(value)
+
+
+def check_reduction(reduction: Any, where: str) -> str:
+    """``reduction`` if it is 'mean', 'sum' or 'none'; otherwise a ValueError naming ``where``."""
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', got "
+                         f"{reduction!r}")
+    return reduction
 
 
 def warn_at_caller(message: str, category: type[Warning] = UserWarning) -> None:

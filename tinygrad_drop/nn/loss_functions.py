@@ -11,17 +11,10 @@ from ..ops.loss import BinaryCrossEntropy, BinaryCrossEntropyWithLogits, CrossEn
 from ..ops.loss_targets import REDUCTIONS
 from ..tensor_core import Tensor
 from ..tensor_math import promote
-from ._args import check_tensor, number, warn_at_caller
+from ._args import check_reduction, check_tensor, number, warn_at_caller
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "mse_loss", "nll_loss", "one_hot"]
-
-
-def _reduction(reduction: Any, where: str) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{where}: reduction must be 'mean', 'sum' or 'none', got "
-                         f"{reduction!r}")
-    return reduction
 
 
 def _as_tensor(value: Any, like: Tensor) -> Any:
@@ -64,7 +57,7 @@ def cross_entropy(logits: Tensor, target: Any, weight: Any = None, ignore_index:
         return CrossEntropy.apply(logits, target, None, reduction=reduction,
                                   ignore_index=ignore_index, label_smoothing=0.0)
     where = "cross_entropy"
-    _reduction(reduction, where)
+    check_reduction(reduction, where)
     smoothing = number(label_smoothing, "label_smoothing", where)
     if not 0.0 <= smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got "
@@ -79,7 +72,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     """Negative log-likelihood of class indices: ``input`` log-probabilities (N, C), (C,) or
     (N, C, d1, ...), ``target`` (N,), () or (N, d1, ...); loss -weight[t] * input[t], the mean
     over the kept targets' weights; ``ignore_index`` as ``cross_entropy``."""
-    _reduction(reduction, "nll_loss")
+    check_reduction(reduction, "nll_loss")
     input, target, weight = _class_loss_inputs(input, target, weight, "nll_loss")
     return NLLLoss.apply(input, target, weight, reduction=reduction,
                          ignore_index=int(ignore_index))
@@ -110,7 +103,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,
     """-weight * (y log x + (1 - y) log(1 - x)) for probabilities x in [0, 1] (anything else
     is an error) and targets y of x's shape, each log clamped at -100 as PyTorch's."""
     where = "binary_cross_entropy"
-    _reduction(reduction, where)
+    check_reduction(reduction, where)
     x, y = _binary_inputs(input, target, where)
     return BinaryCrossEntropy.apply(x, y, _elementwise_weight(weight, x, "weight", where),
                                     reduction=reduction)
@@ -121,7 +114,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     """Binary cross-entropy of sigmoid(input) computed stably from the logits; ``pos_weight``
     (broadcasting over the last axis) weighs the positive term, ``weight`` every element."""
     where = "binary_cross_entropy_with_logits"
-    _reduction(reduction, where)
+    check_reduction(reduction, where)
     x, y = _binary_inputs(input, target, where)
     return BinaryCrossEntropyWithLogits.apply(
         x, y, _elementwise_weight(weight, x, "weight", where),
@@ -143,7 +136,7 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
     """(input - target)**2, averaged ('mean'), summed or elementwise ('none'). As PyTorch,
     shapes that differ but broadcast are used broadcast, with a warning."""
     check_tensor(input, "mse_loss")
-    _reduction(reduction, "mse_loss")
+    check_reduction(reduction, "mse_loss")
     target = _as_tensor(target, input)
     if target.shape != input.shape:
         if _broadcast_shape(input.shape, target.shape) is None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ops.loss_targets import REDUCTIONS
 from ..tensor_core import Tensor
 from . import functional as F
-from ._args import warn_at_caller
+from ._args import check_reduction, warn_at_caller
 from .module import Module
 
 
@@ -32,10 +31,7 @@ class _Loss(Module):
         super().__init__()
         if size_average is not None or reduce is not None:
             reduction = legacy_reduction(size_average, reduce)
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
-                             f"'none', got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = check_reduction(reduction, type(self).__name__)
 
 
 class _WeightedLoss(_Loss):
