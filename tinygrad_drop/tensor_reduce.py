@@ -103,9 +103,7 @@ def _max_or_min(self: Any, dim: Any, keepdim: Any, axis: Any, keepdims: Any, lar
                         f"td.{name}imum(a, b); t.{name}(dim) reduces over a dimension")
     keep = keep_arg(keepdim, keepdims, name)
     if dim is not None:
-        if axis is not None:
-            raise TypeError(f"{name}: give dim or axis, not both (got dim={dim!r}, "
-                            f"axis={axis!r})")
+        dim_arg(dim, axis, None, name)  # refuses dim and axis together
         return _extreme_dim(self, MaxDim if largest else MinDim,
                             MaxResult if largest else MinResult, dim, keep)
     return _extreme(self, Amax if largest else Amin, axis, keep, name, nan_ties=axis is None)
@@ -205,7 +203,6 @@ class ReduceMethods:
                   keepdims: Any = None) -> Any:
         """log(sum(exp(x))) over ``dim`` (None: all), computed stably; its gradient is the
         softmax. Integer tensors give the default float."""
-        # a float tensor needs no promotion; promote says what an integer or bool one becomes
         x = as_floating(self)
         return LogSumExp.apply(x, axis=dim_arg(dim, axis, None, "logsumexp"),
                                keepdims=keep_arg(keepdim, keepdims, "logsumexp"))
