@@ -14,6 +14,7 @@ from ..autograd import Op
 from .loss_targets import (
     check_class_input,
     check_class_targets,
+    class_target_shape,
     from_rows,
     mean_scale,
     reduce,
@@ -94,7 +95,7 @@ class CrossEntropy(_ClassLoss):
         z = self.prepare(logits, target, weight, probabilities)
         shifted = z - xp.max(z, axis=1, keepdims=True)
         log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-        out_shape = tuple(target.shape)[:0 if logits.ndim == 1 else None]
+        out_shape = class_target_shape(logits.shape)
         self.plain = not (probabilities or self.ignored or weight is not None
                           or self.label_smoothing)
         if probabilities:
@@ -126,7 +127,7 @@ class CrossEntropy(_ClassLoss):
         wp = p if weight is None else p * weight
         losses = -xp.sum(log_probs * wp, axis=1)
         self.saved = (log_probs, wp, weight, None, None, None, shape)
-        return self.finish(losses, None, None, shape[:1] + shape[2:] if len(shape) > 1 else ())
+        return self.finish(losses, None, None, class_target_shape(shape))
 
     def backward(self, g: Any) -> tuple[Any, Any, None]:
         xp = self.backend.xp
@@ -178,8 +179,7 @@ class NLLLoss(_ClassLoss):
         t, picked, row_w, keep, count = self.picked(x, target, weight)
         self.saved = (t, row_w, count, log_probs.shape, x.shape[1])
         losses = -picked if row_w is None else -(picked * row_w)
-        return self.finish(losses, keep, count, tuple(target.shape)[
-            :0 if log_probs.ndim == 1 else None])
+        return self.finish(losses, keep, count, class_target_shape(log_probs.shape))
 
     def backward(self, g: Any) -> tuple[Any, None, None]:
         xp = self.backend.xp
