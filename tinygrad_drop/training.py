@@ -102,5 +102,5 @@ def validation_loss(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], x: 
     total = 0.0
     for start in range(0, rows, step):
         part = slice(start, start + step)
-        total += loss_fn(model(x[part]), y[part]).item() * len(x[part])
+        total += loss_fn(model(x[part]), y[part]).item() * (min(start + step, rows) - start)
     return total / rows if rows else loss_fn(model(x), y).item()
