@@ -119,10 +119,10 @@ class NumpyConvKernels(ColumnSumKernels, ConvKernels):
         # The flat (stride-1) products also multiply wrap-around values by zeros, harmless
         # unless those values are inf or NaN (0 * inf = NaN where PyTorch has a finite
         # gradient): a non-finite weight or weight gradient takes the exact columns instead.
-        flat = geometry[1] == (1, 1) and (weight is None or bool(np.isfinite(weight).all()))
+        flat = geometry[1] == (1, 1) and (weight is None or all_finite(weight))
         with np.errstate(invalid="ignore"):  # PyTorch does not warn about NaN either
             gw, gx = self._backward(g, x, weight, geometry, shape, need_w, need_x, flat)
-        if flat and gw is not None and not np.isfinite(gw).all():
+        if flat and gw is not None and not all_finite(gw):
             gw, _ = self._backward(g, x, weight, geometry, shape, True, False, False)
         return gw, gx
 
