@@ -14,7 +14,13 @@ import re
 
 import numpy as np
 import pytest
-from cuda_host import compile_on_host, find_nvrtc, host_compiler, nvrtc_compile
+from cuda_host import (
+    compile_on_host,
+    find_nvrtc,
+    host_compiler,
+    nvrtc_compile,
+    nvrtc_entries,
+)
 from special_values import (
     assert_bits_equal,
     assert_multiplied_by_mask,
@@ -441,10 +447,7 @@ def test_kernels_compile_with_nvrtc_without_warnings(dtype, arch):
 @pytest.mark.parametrize("dtype, width", [("float32", "v4.f32"), ("float64", "v2.f64")])
 def test_spatial_kernels_load_vectors_keep_their_bits_in_registers_and_divide_once(dtype,
                                                                                   width):
-    code, log, ptx = nvrtc_compile(NVRTC, kernel_source(dtype),
-                                   ["--gpu-architecture=compute_90", "-std=c++17"])
-    assert code == 0, log
-    entries = {match.group(1): body for match, body in _ptx_entries(ptx.decode())}
+    entries = nvrtc_entries(NVRTC, kernel_source(dtype), "compute_90")
     for name in ("td_dropout2d_forward", "td_dropout2d_backward_regen",
                  "td_channel_masked_scale"):
         body = entries[name]
@@ -455,13 +458,6 @@ def test_spatial_kernels_load_vectors_keep_their_bits_in_registers_and_divide_on
         assert len(re.findall(r"\b(?:div|rem)\.u64", body)) <= 4, name
     philox_rounds = entries["td_dropout2d_forward"].count("mul.hi.u32")
     assert philox_rounds == 20, "one Philox call (10 rounds, 2 high products each) in forward"
-
-
-def _ptx_entries(ptx):
-    """(name match, body) of each kernel entry in ``ptx``."""
-    starts = list(re.finditer(r"\.visible \.entry (\w+)\(", ptx))
-    for match, following in zip(starts, starts[1:] + [None], strict=True):
-        yield match, ptx[match.start():following.start() if following else len(ptx)]
 
 
 def test_kernel_source_exists_only_for_float_types():
