@@ -24,6 +24,7 @@ import tinygrad_drop as td
 from tinygrad_drop.backends.cuda_conv_source import CONV_KERNEL_NAMES, conv_kernel_source
 from tinygrad_drop.backends.cuda_source import CTYPES, KERNEL_NAMES, kernel_source
 from tinygrad_drop.backends.kernels import ConvKernels, PoolKernels, tap_slice
+from tinygrad_drop.ops.conv import out_size
 
 # the portable references add inf and -inf on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
@@ -61,10 +62,6 @@ POOL_GEOMETRIES = [
 
 def ptr(array):
     return ctypes.c_void_p(array.ctypes.data)
-
-
-def out_size(size, kernel, stride, padding, dilation=1):
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 class HostConvKernels:
@@ -256,7 +253,7 @@ def test_pad_is_the_portable_zero_padding(kernels, padding, grid):
 # -- pooling -----------------------------------------------------------------------------------
 def pool_case(case, dtype, seed=0):
     shape, kernel, stride, padding = case
-    out_hw = tuple(out_size(shape[2 + a], kernel[a], stride[a], padding[a]) for a in (0, 1))
+    out_hw = tuple(out_size(shape[2 + a], kernel[a], stride[a], padding[a], 1) for a in (0, 1))
     return special(shape, dtype, seed), kernel, stride, padding, out_hw
 
 
