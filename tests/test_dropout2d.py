@@ -272,4 +272,10 @@ def test_mc_predict_samples_spatial_dropout(backend):
     model = nn.Sequential(nn.Dropout2d(0.5), nn.Flatten())
     x = Tensor.ones(3, 40, 2, 2, backend=backend)
     mean, std = nn.mc_predict(model, x, samples=20)
-    assert host(std).max() > 0 and model.training
+    # each sample keeps (2.0) or drops (0.0) a channel whole: kept in k of the 20 samples, the
+    # channel's 4 elements all have mean 2k/20 and population std sqrt(mean * (2 - mean))
+    mean, std = host(mean).reshape(3, 40, 4), host(std).reshape(3, 40, 4)
+    np.testing.assert_array_equal(mean, np.broadcast_to(mean[..., :1], mean.shape))
+    np.testing.assert_allclose(mean * 10, np.round(mean * 10), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(std, np.sqrt(mean * (2 - mean)), rtol=1e-5, atol=1e-6)
+    assert std.max() > 0 and model.training
