@@ -19,6 +19,7 @@ from typing import Any
 
 from ..autograd import Op, TensorBase
 from ..backends import dtype_name
+from .shape import inverse_permutation
 
 _WHOLE = slice(None)
 
@@ -53,7 +54,7 @@ class Index(Op):
             return b
         positions = [p for pos, sizes, _ in self.arrays for p in range(pos, pos + len(sizes))]
         linear = _linear_index(xp, self.arrays)
-        self.b_shape, self.perm = b.shape, None
+        self.perm = None
         if positions != list(range(positions[0], positions[0] + len(positions))):
             self.perm = tuple(positions) + tuple(d for d in range(b.ndim) if d not in positions)
             b = xp.permute_dims(b, self.perm)
@@ -75,10 +76,7 @@ class Index(Op):
             g = self.kernels.scatter_add(target, (_WHOLE,) * k + (self.saved,), values)
             g = xp.reshape(g, self.permuted_shape)
             if self.perm is not None:
-                inverse = [0] * len(self.perm)
-                for i, dim in enumerate(self.perm):
-                    inverse[dim] = i
-                g = xp.permute_dims(g, tuple(inverse))
+                g = xp.permute_dims(g, inverse_permutation(self.perm))
         if all(part == _WHOLE for part in self.index):
             return (g,)
         # Basic indexing picks each element at most once; the Array API forbids None (new

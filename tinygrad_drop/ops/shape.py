@@ -48,6 +48,14 @@ def normalize_dims(dims: Any, ndim: int, where: str) -> tuple[int, ...]:
     return out
 
 
+def inverse_permutation(dims: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes ``permute_dims(a, dims)``."""
+    inverse = [0] * len(dims)
+    for i, dim in enumerate(dims):
+        inverse[dim] = i
+    return tuple(inverse)
+
+
 class Reshape(Op):
     """View with a new shape (one dimension may be -1)."""
 
@@ -80,10 +88,7 @@ class Permute(Op):
         return self.backend.xp.permute_dims(a, self.dims)
 
     def backward(self, g: Any) -> tuple[Any]:
-        inverse = [0] * len(self.dims)
-        for i, dim in enumerate(self.dims):
-            inverse[dim] = i
-        return (self.backend.xp.permute_dims(g, tuple(inverse)),)
+        return (self.backend.xp.permute_dims(g, inverse_permutation(self.dims)),)
 
 
 class Expand(Op):
