@@ -179,18 +179,16 @@ class MathMethods:
 
     def __pow__(self, exponent: Any) -> Any:
         """``self ** exponent``: a number or a Tensor (broadcasting)."""
-        if keeps_dtype(self, exponent) and not isinstance(exponent, TensorBase):
-            if type(exponent) is int and exponent < 0 and native_category(self.data.dtype) == 1:
-                raise ValueError(f"pow: integers to negative integer powers are not allowed "
-                                 f"(dtype {self.dtype_name}, exponent {exponent!r})")
-            return Pow.apply(self, exponent=exponent)
         if dtypes.is_scalar(exponent):
-            (base, power), name = promote(self, exponent)
-            if name == "bool":  # x ** True is x, x ** False is all True (no gradient: bools)
-                return base.clone() if power else base == base
-            if dtypes.category(name) == 1 and power < 0:
+            if keeps_dtype(self, exponent):  # the common case: no promotion to do
+                base, power = self, exponent
+            else:
+                (base, power), name = promote(self, exponent)
+                if name == "bool":  # x ** True is x, x ** False is all True (no gradient)
+                    return base.clone() if power else base == base
+            if power < 0 and native_category(base.data.dtype) == 1:
                 raise ValueError(f"pow: integers to negative integer powers are not allowed "
-                                 f"(dtype {name}, exponent {exponent!r})")
+                                 f"(dtype {base.dtype_name}, exponent {exponent!r})")
             return Pow.apply(base, exponent=power)
         (base, power), name = promote(self, exponent)
         if name == "bool":
