@@ -3,7 +3,7 @@ choosing every output element from one of its inputs (broadcasting)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from ..autograd import Op
 
@@ -49,17 +49,17 @@ class _Extremum(Op):
     dtype; NaN wins. PyTorch's gradient: the chosen input gets it, ties split it half and
     half, and where a NaN is involved both inputs get all of it."""
 
-    def forward(self, a: Any, b: Any) -> Any:
-        self.saved = (a, b)
-        return self.pick(a, b)
+    larger: ClassVar[bool]  # maximum: True, minimum: False
 
-    def pick(self, a: Any, b: Any) -> Any:
-        raise NotImplementedError
+    def forward(self, a: Any, b: Any) -> Any:
+        xp = self.backend.xp
+        self.saved = (a, b)
+        return xp.maximum(a, b) if self.larger else xp.minimum(a, b)
 
     def backward(self, g: Any) -> tuple[Any, Any]:
         xp, (a, b) = self.backend.xp, self.saved
         half = xp.where(a == b, g * 0.5, g)
-        a_loses, b_loses = (a < b, a > b) if self.name == "maximum" else (a > b, a < b)
+        a_loses, b_loses = (a < b, a > b) if self.larger else (a > b, a < b)
         need_a, need_b = self.needs_input_grad
         return (xp.where(a_loses, 0, half) if need_a else None,
                 xp.where(b_loses, 0, half) if need_b else None)
@@ -69,15 +69,11 @@ class Maximum(_Extremum):
     """Elementwise max(a, b) (see ``_Extremum`` for the gradient)."""
 
     name = "maximum"
-
-    def pick(self, a: Any, b: Any) -> Any:
-        return self.backend.xp.maximum(a, b)
+    larger = True
 
 
 class Minimum(_Extremum):
     """Elementwise min(a, b) (see ``_Extremum`` for the gradient)."""
 
     name = "minimum"
-
-    def pick(self, a: Any, b: Any) -> Any:
-        return self.backend.xp.minimum(a, b)
+    larger = False
