@@ -14,7 +14,7 @@ from .ops.join import Cat, Stack
 from .ops.select import Maximum, Minimum, Where
 from .ops.shape import Pad, normalize_dim
 from .tensor_core import Tensor
-from .tensor_math import promote
+from .tensor_math import bool_form, promote
 
 
 def _tensor_list(tensors: Any, where: str) -> list[Tensor]:
@@ -88,8 +88,7 @@ def _extremum(op: type, a: Any, b: Any) -> Tensor:
     if name == "bool" and a._backend is b._backend:
         # PyTorch: the max of bools is their or, the min their and (bools have no gradient;
         # the Array API's maximum refuses them)
-        logical = a._backend.xp.logical_or if op is Maximum else a._backend.xp.logical_and
-        return Tensor._wrap(logical(a.data, b.data), a._backend, False, None)
+        return bool_form("logical_or" if op is Maximum else "logical_and", a, b)
     return op.apply(a, b)
 
 

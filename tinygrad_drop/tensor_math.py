@@ -58,7 +58,7 @@ def _binary(op: type[Op], doc: str, reflected: bool = False,
         (a, b), name = promote(other, self, floating=floating) if reflected else promote(
             self, other, floating=floating)
         if name == "bool" and op in _BOOL_FORMS:  # PyTorch: + is or, * is and (no gradient)
-            return _bool_form(_BOOL_FORMS[op], a, b)
+            return bool_form(_BOOL_FORMS[op], a, b)
         return op.apply(a, b)
     method.__doc__ = doc
     return method
@@ -67,7 +67,9 @@ def _binary(op: type[Op], doc: str, reflected: bool = False,
 _BOOL_FORMS = {Add: "logical_or", Mul: "logical_and"}
 
 
-def _bool_form(function: str, a: Any, b: Any) -> Any:
+def bool_form(function: str, a: Any, b: Any) -> Any:
+    """``xp.<function>(a, b)`` (a logical or bitwise function) of a Tensor and a Tensor or
+    number of one dtype, as a Tensor off the graph (bools and integers have no gradient)."""
     tensor = a if isinstance(a, TensorBase) else b
     xp = tensor._backend.xp
     arrays = [x.data if isinstance(x, TensorBase) else xp.asarray(x, dtype=tensor.data.dtype)
@@ -117,7 +119,7 @@ def _bitwise(function: str, reflected: bool = False) -> Callable[..., Any]:
         (a, b), name = promote(other, self) if reflected else promote(self, other)
         if dtypes.is_floating(name):
             raise TypeError(f"{function}: needs bool or integer tensors, got dtype {name}")
-        return _bool_form(function, a, b)
+        return bool_form(function, a, b)
     method.__doc__ = f"Elementwise {function} of bool or integer tensors (no gradient)."
     return method
 
