@@ -228,6 +228,19 @@ class Softplus(Op):
         return (self.backend.xp.where(linear, g, g * (z / (z + 1))),)
 
 
+def _clamp(xp: Any, x: Any, low: Any, high: Any) -> Any:
+    """min(max(x, low), high), either bound None for none (numbers or arrays)."""
+    out = x if low is None else xp.maximum(x, low)
+    return out if high is None else xp.minimum(out, high)
+
+
+def _inside(x: Any, low: Any, high: Any) -> Any:
+    """Where low <= x <= high, bounds included (a missing bound holds); False at NaN."""
+    if low is None:
+        return x <= high
+    return x >= low if high is None else (x >= low) & (x <= high)
+
+
 class Clamp(Op):
     """min(max(x, ``min``), ``max``) for Python-number bounds (either may be None; min > max
     gives max everywhere, NaN stays NaN). The gradient passes where min <= x <= max, bounds
@@ -239,13 +252,9 @@ class Clamp(Op):
     max: float | None = None
 
     def forward(self, x: Any) -> Any:
-        xp, low, high = self.backend.xp, self.min, self.max
-        out = x if low is None else xp.maximum(x, low)
-        out = out if high is None else xp.minimum(out, high)
         if self.parents:
-            inside = x >= low if low is not None else x <= high
-            self.saved = inside & (x <= high) if low is not None and high is not None else inside
-        return out
+            self.saved = _inside(x, self.min, self.max)
+        return _clamp(self.backend.xp, x, self.min, self.max)
 
     def backward(self, g: Any) -> tuple[Any]:
         return (self.kernels.relu_backward(g, self.saved),)
@@ -259,11 +268,8 @@ class ClampTensor(Op):
     name = "clamp"
 
     def forward(self, x: Any, low: Any, high: Any) -> Any:
-        xp = self.backend.xp
-        out = x if low is None else xp.maximum(x, low)
-        out = out if high is None else xp.minimum(out, high)
         self.saved = (x, low, high)
-        return out
+        return _clamp(self.backend.xp, x, low, high)
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
         xp = self.backend.xp
@@ -272,10 +278,7 @@ class ClampTensor(Op):
         need_x, need_low, need_high = self.needs_input_grad
         gx = g_low = g_high = None
         if need_x:
-            inside = (x >= low if low is not None else x <= high)
-            if low is not None and high is not None:
-                inside = inside & (x <= high)
-            gx = xp.where(inside, g, zero)
+            gx = xp.where(_inside(x, low, high), g, zero)
         if need_low:
             below = x < low if high is None else (x < low) & (low < high)
             g_low = xp.where(below, g, zero)
