@@ -228,6 +228,13 @@ class PoolKernels(Kernels):
         out[:, :, ph:ph + h, pw:pw + w] = x
         return out
 
+    def padded_zeros(self, in_shape: tuple[int, ...], padding: tuple[int, int],
+                     dtype: Any) -> Any:
+        """Zeros of the padded input's shape: (N, C, H + 2*ph, W + 2*pw) for ``in_shape``
+        (N, C, H, W), the gradient backward adds into before ``cropped``."""
+        n, c, h, w = in_shape
+        return self.xp.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=dtype)
+
     @staticmethod
     def windows(kernel: tuple[int, int], stride: tuple[int, int],
                 out_hw: tuple[int, int]) -> Any:
@@ -265,7 +272,7 @@ class PoolKernels(Kernels):
                      padding: tuple[int, int]) -> Any:
         """The input gradient: each output's gradient added at its window's recorded maximum."""
         xp = self.xp
-        grad = self.padded(xp.zeros(in_shape, dtype=g.dtype), padding, 0.0)
+        grad = self.padded_zeros(in_shape, padding, g.dtype)
         disjoint = self.disjoint(kernel, stride)
         for k, window in self.windows(kernel, stride, g.shape[2:]):
             share = xp.where(where == k, g, xp.zeros((), dtype=g.dtype))
@@ -286,7 +293,7 @@ class PoolKernels(Kernels):
                      stride: tuple[int, int], padding: tuple[int, int]) -> Any:
         """The input gradient: each output's gradient / (kh * kw) to its whole window."""
         share = g / (kernel[0] * kernel[1])
-        grad = self.padded(self.xp.zeros(in_shape, dtype=g.dtype), padding, 0.0)
+        grad = self.padded_zeros(in_shape, padding, g.dtype)
         disjoint = self.disjoint(kernel, stride)
         for _, window in self.windows(kernel, stride, g.shape[2:]):
             grad[window] = share if disjoint else grad[window] + share

@@ -331,8 +331,7 @@ class NumpyPoolKernels(PoolKernels):
                      padding: tuple[int, int]) -> np.ndarray:
         if not all_finite(g):  # g * False would be NaN where PyTorch has 0
             return super().max_backward(g, where, in_shape, kernel, stride, padding)
-        ph, pw = padding
-        grad = np.zeros((*in_shape[:2], in_shape[2] + 2 * ph, in_shape[3] + 2 * pw), g.dtype)
+        grad = self.padded_zeros(in_shape, padding, g.dtype)
         disjoint = self.disjoint(kernel, stride)
         chosen = np.empty(where.shape, bool)
         for k, window in self.windows(kernel, stride, g.shape[2:]):
