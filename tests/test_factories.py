@@ -29,6 +29,12 @@ def test_like_factories_copy_shape_dtype_and_backend(backend):
     for made in (td.zeros_like(t), td.ones_like(t), td.full_like(t, 3.0), td.rand_like(t),
                  td.randn_like(t)):
         assert made.shape == (2, 3) and made.dtype == td.float64 and made.backend == backend
+    assert td.zeros_like(t).tolist() == [[0.0] * 3] * 2
+    for like, make in ((td.rand_like, td.rand), (td.randn_like, td.randn)):
+        td.manual_seed(7)
+        drawn = like(t).tolist()
+        td.manual_seed(7)
+        assert drawn == make(2, 3, dtype=td.float64, backend=backend).tolist()
     assert td.ones_like(t).tolist() == [[1.0] * 3] * 2
     assert td.full_like(t, 3).tolist() == [[3.0] * 3] * 2
     assert td.zeros_like(t, dtype=td.int32).dtype == td.int32
