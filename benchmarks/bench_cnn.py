@@ -58,6 +58,16 @@ def ours_step(size: int = BATCH, backend: str | None = None):
     return step
 
 
+def torch_cnn(rates: tuple[float, float] = (0.25, 0.5)):
+    """The seed's CNN in torch.nn, layer for layer ``td.models.cnn(rates)``."""
+    from torch import nn
+
+    return nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Dropout(rates[0]), nn.Flatten(),
+                         nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(rates[1]),
+                         nn.Linear(128, 10))
+
+
 def torch_step(size: int = BATCH, device: str = "cpu"):
     """The same network in torch.nn (PyTorch CPU with 2 threads, as the issue measured)."""
     import torch
@@ -65,10 +75,7 @@ def torch_step(size: int = BATCH, device: str = "cpu"):
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
-                          nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(0.5),
-                          nn.Linear(128, 10)).to(device)
+    model = torch_cnn().to(device)
     opt = torch.optim.Adadelta(model.parameters(), **KERAS)
     x, y = (torch.from_numpy(a).to(device) for a in batch(size))
 

@@ -17,29 +17,30 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_cnn  # noqa: E402
+
 RUNS = (("no dropout", (0.0, 0.0)), ("dropout 0.25,0.5", (0.25, 0.5)))
 SEED, BATCH, TRAIN_EVAL = 0, 128, 10_000
-ADADELTA = dict(lr=1.0, rho=0.95, eps=1e-7)
+ADADELTA = bench_cnn.KERAS  # the seed's Adadelta settings
 
 
 def torch_cnn(rates: tuple[float, float]):
     """torch.nn's copy of ``td.models.cnn(rates)``, starting from its initial weights."""
     import torch
-    from torch import nn
 
     import tinygrad_drop as td
     from tinygrad_drop import models
 
     td.manual_seed(SEED)  # what experiment.run does before it builds the model
     ours = models.cnn(rates)
-    net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(),
-                        nn.MaxPool2d(2), nn.Dropout(rates[0]), nn.Flatten(),
-                        nn.Linear(9216, 128), nn.ReLU(), nn.Dropout(rates[1]),
-                        nn.Linear(128, 10))
+    net = bench_cnn.torch_cnn(rates)
     net.load_state_dict({k: torch.from_numpy(np.array(v))
                          for k, v in ours.state_dict().items()})
     return net
