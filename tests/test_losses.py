@@ -142,11 +142,16 @@ def test_class_probability_targets_promote_as_pytorch(backend):
     z, p = rng.standard_normal((3, 4)).astype(np.float32), rng.random((3, 4))
     logits = td.Tensor(z, backend=backend, requires_grad=True)
     out = F.cross_entropy(logits, td.Tensor(p, backend=backend, dtype="float64"))
-    ref = torch.nn.functional.cross_entropy(torch.tensor(z), torch.tensor(p))
+    zt = torch.tensor(z, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(zt, torch.tensor(p))
     assert out.dtype_name == "float64" == str(ref.dtype).split(".")[-1]
     assert out.item() == pytest.approx(ref.item(), rel=1e-6)  # a float32 log-softmax each
     out.backward()
+    ref.backward()
     assert logits.grad.dtype_name == "float32"
+    # (softmax - p) / 3, entries ~0.1: a few float32 roundings (2**-24 each) apart, normwise
+    error = np.linalg.norm(host(logits.grad) - zt.grad.numpy())
+    assert error <= 1e-6 * np.linalg.norm(zt.grad.numpy())
 
 
 def test_losses_keep_float32(backend):
