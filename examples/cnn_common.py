@@ -3,8 +3,8 @@ training run that measures train and test accuracy, and a plain-text table.
 
 The network is always the seed's layout (``td.models.cnn``): 0 conv, 1 relu, 2 conv, 3 relu,
 4 maxpool, 5 dropout, 6 flatten, 7 linear, 8 relu, 9 dropout, 10 linear. At the seed's widths
-(32, 64 channels, 128 hidden units) it *is* ``td.models.cnn``; narrower widths build the same
-``models.CNN`` with fewer channels, which trains several times faster on a CPU.
+(32, 64 channels, 128 hidden units) it *is* ``td.models.cnn()``; narrower widths
+(``td.models.cnn(widths=...)``) train several times faster on a CPU.
 """
 
 from __future__ import annotations
@@ -36,17 +36,7 @@ def conv_net(widths: tuple[int, int, int] = SEED_WIDTHS, conv_dropout: float = 0
     ``conv_dropout`` after the convolutional block (index 5, element-wise ``nn.Dropout``, or
     whole channels with ``nn.Dropout2d`` when ``spatial``), ``head_dropout`` between the two
     dense layers (index 9). A rate of 0 leaves ``nn.Identity`` in the slot, as models.cnn does."""
-    c1, c2, hidden = widths
-    if tuple(widths) == SEED_WIDTHS:
-        model = models.cnn((conv_dropout, head_dropout))
-    else:
-        model = models.CNN(nn.Conv2d(1, c1, 3), nn.ReLU(), nn.Conv2d(c1, c2, 3), nn.ReLU(),
-                           nn.MaxPool2d(2), nn.Identity(), nn.Flatten(),
-                           nn.Linear(c2 * 12 * 12, hidden), nn.ReLU(), nn.Identity(),
-                           nn.Linear(hidden, 10))
-        for slot, rate in ((CONV_SLOT, conv_dropout), (HEAD_SLOT, head_dropout)):
-            if rate:
-                model[slot] = nn.Dropout(rate)
+    model = models.cnn((conv_dropout, head_dropout), widths=widths)
     if spatial and conv_dropout:
         model[CONV_SLOT] = nn.Dropout2d(conv_dropout)
     return model

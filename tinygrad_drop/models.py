@@ -52,7 +52,7 @@ class CNN(nn.Sequential):
 
 
 def cnn(dropout: float | Sequence[float] = (0.25, 0.5), *, mode: str = "inverted",
-        backend: str | None = None) -> CNN:
+        widths: Sequence[int] = (32, 64, 128), backend: str | None = None) -> CNN:
     """The seed's Keras MNIST CNN, (N, 1, 28, 28) (or flat (N, 784)) -> (N, 10) logits:
 
     ====  ==========================  ==================
@@ -72,8 +72,10 @@ def cnn(dropout: float | Sequence[float] = (0.25, 0.5), *, mode: str = "inverted
     ``dropout`` is one rate for both dropout layers or a pair; a rate of 0 puts ``nn.Identity``
     in that place (not nothing, as ``mlp`` does) so the indices, and with them the state_dict
     names, stay those of the seed's network whatever the rates. ``mode`` is the dropout
-    convention ('inverted' or 'vanilla'). Weights have PyTorch's default initialisation (Keras
-    used Glorot uniform and zero biases). Train it as the seed did with
+    convention ('inverted' or 'vanilla'). ``widths`` (conv1 channels, conv2 channels, hidden
+    units; the seed's 32, 64, 128 above) builds the same layout narrower or wider. Weights
+    have PyTorch's default initialisation (Keras used Glorot uniform and zero biases). Train it
+    as the seed did with
     ``optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)`` and batch 128."""
     rates = (dropout, dropout) if isinstance(dropout, numbers.Real) else tuple(dropout)
     if len(rates) != 2:
@@ -83,8 +85,9 @@ def cnn(dropout: float | Sequence[float] = (0.25, 0.5), *, mode: str = "inverted
     def drop(rate: float) -> nn.Module:
         return nn.Dropout(rate, mode=mode) if rate else nn.Identity()
 
-    return CNN(nn.Conv2d(1, 32, 3, backend=backend), nn.ReLU(),
-               nn.Conv2d(32, 64, 3, backend=backend), nn.ReLU(),
+    c1, c2, hidden = widths
+    return CNN(nn.Conv2d(1, c1, 3, backend=backend), nn.ReLU(),
+               nn.Conv2d(c1, c2, 3, backend=backend), nn.ReLU(),
                nn.MaxPool2d(2), drop(rates[0]), nn.Flatten(),
-               nn.Linear(9216, 128, backend=backend), nn.ReLU(), drop(rates[1]),
-               nn.Linear(128, 10, backend=backend))
+               nn.Linear(c2 * 12 * 12, hidden, backend=backend), nn.ReLU(), drop(rates[1]),
+               nn.Linear(hidden, 10, backend=backend))
