@@ -64,6 +64,7 @@ class _Pool2d(Op):
         self.in_shape = tuple(x.shape)
         if x.ndim == 3:
             x = self.backend.xp.reshape(x, (1, *x.shape))
+        self.shape4 = tuple(x.shape)
         out_hw = []
         for size, k, s, p in zip(x.shape[2:], self.kernel, self.stride, self.padding,
                                  strict=True):
@@ -95,8 +96,7 @@ class MaxPool2d(_Pool2d):
         return self._out(out)
 
     def backward(self, g: Any) -> tuple[Any]:
-        n, c, h, w = (1, *self.in_shape) if len(self.in_shape) == 3 else self.in_shape
-        grad = self.kernels.max_backward(self._grad_in(g), self.saved, (n, c, h, w),
+        grad = self.kernels.max_backward(self._grad_in(g), self.saved, self.shape4,
                                          self.kernel, self.stride, self.padding)
         return (self.backend.xp.reshape(grad, self.in_shape),)
 
@@ -115,7 +115,6 @@ class AvgPool2d(_Pool2d):
                                                   out_hw))
 
     def backward(self, g: Any) -> tuple[Any]:
-        n, c, h, w = (1, *self.in_shape) if len(self.in_shape) == 3 else self.in_shape
-        grad = self.kernels.avg_backward(self._grad_in(g), (n, c, h, w), self.kernel,
+        grad = self.kernels.avg_backward(self._grad_in(g), self.shape4, self.kernel,
                                          self.stride, self.padding)
         return (self.backend.xp.reshape(grad, self.in_shape),)
