@@ -76,7 +76,9 @@ class Optimizer:
             for name, value in state.items():
                 owner = backends.owner_of(value)
                 if owner is not None:
-                    state[name] = be.xp.astype(be.asarray(owner.to_numpy(value)), dtype)
+                    if owner is not be:  # moved: through the host; only cast: on the device
+                        value = be.asarray(owner.to_numpy(value))
+                    state[name] = be.xp.astype(value, dtype)
         return state
 
     def _update(self, p: Tensor, grad: Any) -> Any:
