@@ -155,6 +155,12 @@ __device__ __forceinline__ const T* tdc_window(const T* x, tdc_u64 e, unsigned i
     return x + plane * h * w;
 }}
 
+/* Element (y, x) of an h x w ``plane``; ``fill`` outside it (the padding). */
+__device__ __forceinline__ T tdc_at(const T* plane, long long y, long long x, unsigned int h,
+                                    unsigned int w, T fill) {{
+    return y >= 0 && y < h && x >= 0 && x < w ? plane[y * w + x] : fill;
+}}
+
 extern "C" __global__ void td_max_pool_forward(
         const T* __restrict__ x, T* __restrict__ out, unsigned char* __restrict__ where,
         tdc_u64 planes, unsigned int h, unsigned int w, unsigned int kh, unsigned int kw,
@@ -167,11 +173,8 @@ extern "C" __global__ void td_max_pool_forward(
         T best = fill;
         unsigned int first = 0;
         for (unsigned int i = 0; i < kh; ++i) {{
-            long long y = y0 + i;
             for (unsigned int j = 0; j < kw; ++j) {{
-                long long xx = x0 + j;
-                bool inside = y >= 0 && y < h && xx >= 0 && xx < w;
-                T value = inside ? plane[y * w + xx] : fill;
+                T value = tdc_at(plane, y0 + i, x0 + j, h, w, fill);
                 unsigned int k = i * kw + j;
                 /* PoolKernels.max_forward: the first value, then each greater one or NaN */
                 if (k == 0 || value > best || value != value) {{ best = value; first = k; }}
@@ -234,11 +237,8 @@ extern "C" __global__ void td_avg_pool_forward(
         const T* plane = tdc_window(x, e, h, w, sh, sw, ph, pw, oh, ow, &y0, &x0);
         T sum = (T)0;
         for (unsigned int i = 0; i < kh; ++i) {{
-            long long y = y0 + i;
             for (unsigned int j = 0; j < kw; ++j) {{
-                long long xx = x0 + j;
-                bool inside = y >= 0 && y < h && xx >= 0 && xx < w;
-                T value = inside ? plane[y * w + xx] : (T)0;  /* the padding's zeros count */
+                T value = tdc_at(plane, y0 + i, x0 + j, h, w, (T)0);  /* padding zeros count */
                 sum = (i == 0 && j == 0) ? value : sum + value;
             }}
         }}
