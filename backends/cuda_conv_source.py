@@ -31,7 +31,7 @@ Kernels (``T`` is float or double; images are (N*C) planes, contiguous):
 
 from __future__ import annotations
 
-from .cuda_source import CTYPES
+from .cuda_source import typed_source
 
 KERNEL_TEMPLATE = r"""
 typedef {ctype} T;
@@ -265,7 +265,4 @@ CONV_KERNEL_NAMES = ("td_im2col", "td_col2im", "td_swap01", "td_pad", "td_max_po
 def conv_kernel_source(dtype_name: str) -> str:
     """The complete CUDA source of the convolution and pooling kernels for ``dtype_name``
     (float32 or float64); a TypeError for any other dtype."""
-    if dtype_name not in CTYPES:
-        raise TypeError(f"convolution and pooling kernels exist for {', '.join(CTYPES)}, not "
-                        f"{dtype_name}")
-    return KERNEL_TEMPLATE.format(ctype=CTYPES[dtype_name])
+    return typed_source(KERNEL_TEMPLATE, dtype_name, "convolution and pooling kernels")

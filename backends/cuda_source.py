@@ -314,8 +314,14 @@ KERNEL_NAMES = ("td_dropout_forward", "td_dropout_backward_regen", "td_masked_sc
 CTYPES = {"float32": "float", "float64": "double"}
 
 
+def typed_source(template: str, dtype_name: str, what: str) -> str:
+    """``template`` with ``{ctype}`` the C type of ``dtype_name`` (float32 or float64); for any
+    other dtype a TypeError saying that ``what`` (the kernels) exist for those two only."""
+    if dtype_name not in CTYPES:
+        raise TypeError(f"{what} exist for {', '.join(CTYPES)}, not {dtype_name}")
+    return template.format(ctype=CTYPES[dtype_name])
+
+
 def kernel_source(dtype_name: str) -> str:
     """The complete CUDA source of the kernels for ``dtype_name`` (float32 or float64)."""
-    if dtype_name not in CTYPES:
-        raise TypeError(f"fused dropout kernels exist for {', '.join(CTYPES)}, not {dtype_name}")
-    return PHILOX_SOURCE + KERNEL_TEMPLATE.format(ctype=CTYPES[dtype_name])
+    return PHILOX_SOURCE + typed_source(KERNEL_TEMPLATE, dtype_name, "fused dropout kernels")
