@@ -51,13 +51,13 @@ def torch_cross_entropy(targets, reduction="mean"):
     return loss
 
 
-def constant(values, like):
-    """A tensor of ``like``'s dtype without gradient, on ``like``'s backend (Tensor) or a
-    torch tensor."""
+def constant(values, like, dtype=None):
+    """A tensor of ``dtype`` (a name; None: ``like``'s dtype) without gradient, on ``like``'s
+    backend (Tensor) or a torch tensor."""
     if isinstance(like, td.Tensor):
-        return tensor(values, like.backend, dtype=like.dtype_name)
+        return tensor(values, like.backend, dtype=dtype or like.dtype_name)
     import torch
-    return torch.tensor(values, dtype=like.dtype)
+    return torch.tensor(values, dtype=getattr(torch, dtype) if dtype else like.dtype)
 
 
 def other_backend(t):

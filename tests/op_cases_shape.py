@@ -1,27 +1,18 @@
 """Op table rows: the shape, index, join and select families (see op_case.py for the row
 types)."""
 
-from op_case import Case, Exact
+from op_case import Case, Exact, constant
 
 import tinygrad_drop as td
 from tinygrad_drop.functions import pad
 
 
-def _const(values, like, dtype):
-    """``values`` as a constant of ``dtype`` beside ``like``: a Tensor on its backend, or a
-    torch tensor."""
-    if isinstance(like, td.Tensor):
-        return td.Tensor(values, dtype=dtype, backend=like.backend)
-    import torch
-    return torch.tensor(values, dtype=getattr(torch, dtype))
-
-
 def ints(values, like):
-    return _const(values, like, "int64")
+    return constant(values, like, "int64")
 
 
 def mask(values, like):
-    return _const(values, like, "bool")
+    return constant(values, like, "bool")
 
 
 def lib(x):
