@@ -66,7 +66,7 @@ class CupyBackend(Backend):
     (seed, offset) instead of a 1-byte mask and redraw the mask in backward."""
 
     name = "cupy"
-    kernel_names = KERNEL_NAMES + CONV_KERNEL_NAMES  # what ``launch`` runs
+    kernel_names = tuple(name for names, _ in SOURCES for name in names)  # what ``launch`` runs
 
     def __init__(self, regenerate_masks: bool = False) -> None:
         reason = unavailable_reason()
