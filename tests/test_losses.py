@@ -41,9 +41,14 @@ def test_targets_out_of_range_are_named(backend, loss):
         loss(x, [255, 4, 1], ignore_index=255)
     with pytest.raises(ValueError, match="target -100 is out of range"):
         loss(x, [0, -100, 1], ignore_index=-1)
-    # ignore_index outside [0, C) is skipped by the check; inside it simply counts for nothing
-    assert np.isfinite(loss(x, [255, 3, 1], ignore_index=255).item())
-    assert np.isfinite(loss(x, [0, 3, 1], ignore_index=3).item())
+    # ignore_index outside [0, C) is skipped by the check; inside it simply counts for nothing.
+    # Zero input: each kept row's loss is log 4 (cross-entropy) or 0 (nll_loss), the mean that
+    # too, and the sum two rows' worth.
+    row = math.log(4) if loss is F.cross_entropy else 0.0
+    for target, ignore in (([255, 3, 1], 255), ([0, 3, 1], 3)):
+        assert loss(x, target, ignore_index=ignore).item() == pytest.approx(row, rel=1e-6)
+        assert loss(x, target, ignore_index=ignore, reduction="sum").item() == pytest.approx(
+            2 * row, rel=1e-6)
 
 
 @pytest.mark.parametrize("loss", [F.cross_entropy, F.nll_loss])
