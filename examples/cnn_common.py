@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from statistics import fmean
 from typing import Any
 
 import tinygrad_drop as td
@@ -102,18 +103,13 @@ def accuracy_table(results: dict[str, dict[str, list]], first_header: str) -> st
     baseline = next(iter(results.values()))["test_accuracy"]
     rows = []
     for name, runs in results.items():
-        train_acc, test_acc = mean(runs["train_accuracy"]), mean(runs["test_accuracy"])
+        train_acc, test_acc = fmean(runs["train_accuracy"]), fmean(runs["test_accuracy"])
         paired = [a - b for a, b in zip(runs["test_accuracy"], baseline, strict=True)]
         rows.append([name, train_acc, test_acc, min(runs["test_accuracy"]),
                      max(runs["test_accuracy"]), train_acc - test_acc,
                      f"{min(paired):+.4f} {max(paired):+.4f}"])
     return table([first_header, "train acc", "test acc", "test min", "test max", "gap",
                   "vs row 1, per seed"], rows)
-
-
-def mean(values: list[float]) -> float:
-    """The arithmetic mean of a non-empty list."""
-    return sum(values) / len(values)
 
 
 def widths_argument(text: str) -> tuple[int, int, int]:
