@@ -37,6 +37,13 @@ def pair(value: Any, name: str, where: str = "conv2d", minimum: int = 0) -> Pair
     return out
 
 
+def check_groups(groups: Any) -> int:
+    """``groups`` if it is a positive int (not a bool), else conv2d's ValueError naming it."""
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    return groups
+
+
 def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
     """Output length along one axis: floor((size + 2p - d*(k-1) - 1) / s) + 1."""
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
@@ -92,9 +99,7 @@ class Conv2d(Op):
             raise TypeError(f"conv2d: input ({x.dtype}), weight ({weight.dtype})"
                             + ("" if bias is None else f" and bias ({bias.dtype})")
                             + " must have the same dtype")
-        groups = self.groups
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+        groups = check_groups(self.groups)
         oc, cg = weight.shape[0], weight.shape[1]
         if x.shape[1] % groups or oc % groups:
             raise ValueError(f"conv2d: groups={groups} must divide the input channels "
@@ -153,8 +158,7 @@ def conv2d_params(kernel: tuple[int, ...], stride: Any, padding: Any, dilation: 
     total puts the extra zero after, as PyTorch)."""
     step = pair(stride, "stride", minimum=1)
     dil = pair(dilation, "dilation", minimum=1)
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    check_groups(groups)
     if isinstance(padding, str):
         if padding == "valid":
             return step, dil, (0, 0), (0, 0), groups
