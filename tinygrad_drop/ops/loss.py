@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import tensor_math  # native_category, looked up per call: tensor_math imports ops
 from ..autograd import Op
+from ..dtypes import native_category
 from .loss_targets import (
     check_class_input,
     check_class_targets,
@@ -91,7 +91,7 @@ class CrossEntropy(_ClassLoss):
     def forward(self, logits: Any, target: Any, weight: Any = None) -> Any:
         xp = self.backend.xp
         probabilities = (target.shape == logits.shape
-                         and tensor_math.native_category(target.dtype) == 2)
+                         and native_category(target.dtype) == 2)
         z = self.prepare(logits, target, weight, probabilities)
         shifted = z - xp.max(z, axis=1, keepdims=True)
         log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))

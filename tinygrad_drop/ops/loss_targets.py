@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .. import tensor_math  # native_category, looked up per call: tensor_math imports ops
 from ..backends import dtype_name
+from ..dtypes import native_category
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -30,8 +30,7 @@ def check_class_input(where: str, xp: Any, x: Any, target: Any, weight: Any,
     if x.ndim == 0:
         raise ValueError(f"{where}: expected input (C,), (N, C) or (N, C, d1, ...), got a 0-d "
                          "input")
-    category = tensor_math.native_category  # cached per dtype: xp.isdtype costs more per call
-    if category(x.dtype) != 2:
+    if native_category(x.dtype) != 2:  # cached per dtype: xp.isdtype costs more per call
         raise TypeError(f"{where}: input must be floating point, got dtype {dtype_name(x.dtype)}")
     classes = x.shape[0 if x.ndim == 1 else 1]
     if weight is not None and tuple(weight.shape) != (classes,):
@@ -43,7 +42,7 @@ def check_class_input(where: str, xp: Any, x: Any, target: Any, weight: Any,
     if not (target.shape == expected or (x.ndim == 1 and target.shape == (1,))):
         raise ValueError(f"{where}: expected target {expected} (class indices) for input "
                          f"{x.shape}, got logits {x.shape} and target {target.shape}")
-    if category(target.dtype) != 1:
+    if native_category(target.dtype) != 1:
         raise TypeError(f"{where}: target must hold integer class indices (or class "
                         "probabilities of the input's shape), got dtype "
                         f"{dtype_name(target.dtype)}")
