@@ -13,6 +13,7 @@ import sys
 import warnings
 from typing import Any, ClassVar
 
+from .deferred_checks import DeferredChecks
 from .generator import Generator
 from .kernels import Kernels, portable_kernels
 
@@ -37,6 +38,10 @@ class Backend:
     name: str = ""
     xp: Any = None
     kernel_families: ClassVar[dict[str, type[Kernels]]] = {}
+    # True where the arrays live in host memory, so reading a value back costs nothing: ops
+    # then check values (class targets) at once. Elsewhere they check on the device and
+    # report at the next host read (``checks``), so that a step never waits for the device.
+    host_memory: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,6 +90,15 @@ class Backend:
             found = make(self)
             self.__dict__.setdefault("_kernels", {})[family] = found
             return found
+
+    @property
+    def checks(self) -> DeferredChecks:
+        """The value checks ops made on the device and not yet reported (see
+        ``deferred_checks``)."""
+        try:
+            return self.__dict__["_checks"]
+        except KeyError:
+            return self.__dict__.setdefault("_checks", DeferredChecks(self))
 
     def owned(self, array: Any) -> Any:
         """``array`` if it is a writable, contiguous array owning its memory (not a view), else

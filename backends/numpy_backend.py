@@ -90,6 +90,7 @@ class NumpyBackend(Backend):
     name = "numpy"
     xp = np
     kernel_families = numpy_kernels.FAMILIES
+    host_memory = True
 
     def __init__(self) -> None:
         super().__init__()

@@ -116,8 +116,11 @@ class Tensor(MathMethods, InplaceMethods, ReduceMethods, ShapeMethods, FactoryMe
 
     # ------------------------------------------------------------------------ conversions
     def numpy(self) -> Any:
-        """A host NumPy copy of the data."""
-        return self._backend.to_numpy(self.data)
+        """A host NumPy copy of the data. Raises the first failed value check that ops made on
+        this tensor's device since the last read (``backends.deferred_checks``)."""
+        be = self._backend
+        be.checks.report()
+        return be.to_numpy(self.data)
 
     def item(self) -> Any:
         """The single element as a Python number."""

@@ -13,9 +13,9 @@ from ..autograd import Op
 from ..dtypes import native_category
 from .loss_targets import (
     check_class_input,
-    check_class_targets,
     class_target_shape,
     from_rows,
+    kept_targets,
     mean_scale,
     reduce,
     to_rows,
@@ -30,11 +30,12 @@ class _ClassLoss(Op):
     ignore_index: int = -100
 
     def prepare(self, x: Any, target: Any, weight: Any, probabilities: bool = False) -> Any:
-        """Check the inputs; return ``x`` as rows (M, C). Sets ``self.ignored``."""
+        """Check the inputs; return ``x`` as rows (M, C). Sets ``self.kept``, the mask of the
+        targets that count (None: all do)."""
         check_class_input(self.name, self.backend.xp, x, target, weight, probabilities)
         self.soft = probabilities
-        self.ignored = not probabilities and check_class_targets(
-            self.name, self.backend.xp, target, x.shape[0 if x.ndim == 1 else 1],
+        self.kept = None if probabilities else kept_targets(
+            self.name, self.backend, target, x.shape[0 if x.ndim == 1 else 1],
             self.ignore_index)
         return to_rows(self.backend.xp, x)
 
@@ -43,7 +44,7 @@ class _ClassLoss(Op):
         (None: all) and the mean's divisor (None: the row count)."""
         xp = self.backend.xp
         t = xp.reshape(target, (-1,))
-        keep = t != self.ignore_index if self.ignored else None
+        keep = None if self.kept is None else xp.reshape(self.kept, (-1,))
         if keep is not None:
             t = xp.where(keep, t, 0)
         picked = xp.take_along_axis(log_probs, xp.reshape(t, (-1, 1)), axis=1)[:, 0]
@@ -96,7 +97,7 @@ class CrossEntropy(_ClassLoss):
         shifted = z - xp.max(z, axis=1, keepdims=True)
         log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         out_shape = class_target_shape(logits.shape)
-        self.plain = not (probabilities or self.ignored or weight is not None
+        self.plain = not (probabilities or self.kept is not None or weight is not None
                           or self.label_smoothing)
         if probabilities:
             return self.soft_forward(shifted - log_norm, target, weight, logits.shape)

@@ -53,6 +53,48 @@ def read(value: Any) -> int:
     return int(value)
 
 
+def kept_targets(where: str, backend: Any, target: Any, classes: int,
+                 ignore_index: int) -> Any:
+    """Refuse a target outside [0, classes) other than ``ignore_index``, naming it; return the
+    boolean mask of the targets that count, or None when all do.
+
+    Where reading is free (``backend.host_memory``) the targets are checked at once: min and
+    max, one read more when some target lies outside [0, classes) (an ignored one, or an
+    error), two more to name the bad target. On a device nothing is read: the mask also
+    leaves out the bad targets, so that they are never used as indices and add neither loss
+    nor gradient, and the failure is recorded on the device and raised at the next host read
+    (``backend.checks``)."""
+    if not target.size:
+        return None
+    if not backend.host_memory:
+        return _checked_on_device(where, backend, target, classes, ignore_index)
+    if check_class_targets(where, backend.xp, target, classes, ignore_index):
+        return target != ignore_index
+    return None
+
+
+def _checked_on_device(where: str, backend: Any, target: Any, classes: int,
+                       ignore_index: int) -> Any:
+    xp = backend.xp
+    counted = target != ignore_index
+    in_range = (target >= 0) & (target < classes)
+    bad = counted & ~in_range
+    # the value to name: the smallest bad target if one is negative, else the largest
+    lowest = xp.min(xp.where(bad, target, classes))
+    highest = xp.max(xp.where(bad, target, -1))
+    backend.checks.require(xp.any(bad), xp.where(lowest < 0, lowest, highest),
+                           ("class target", where, classes, ignore_index),
+                           lambda value: out_of_range(where, value, classes, ignore_index))
+    return counted & in_range
+
+
+def out_of_range(where: str, bad: int, classes: int, ignore_index: int) -> TargetOutOfRange:
+    """The error for class target ``bad``."""
+    return TargetOutOfRange(f"{where}: target {bad} is out of range for {classes} classes"
+                            + (f" (ignore_index is {ignore_index})"
+                               if ignore_index != -100 else ""))
+
+
 def check_class_targets(where: str, xp: Any, target: Any, classes: int,
                         ignore_index: int) -> bool:
     """Refuse a target outside [0, classes) other than ``ignore_index``, naming it; True when
@@ -73,10 +115,7 @@ def check_class_targets(where: str, xp: Any, target: Any, classes: int,
         # ignored places filled with an extreme that cannot win: the kept min and max
         lowest = read(xp.min(xp.where(keep, target, highest)))
         highest = read(xp.max(xp.where(keep, target, lowest)))
-    bad = lowest if lowest < 0 else highest
-    raise TargetOutOfRange(f"{where}: target {bad} is out of range for {classes} classes"
-                           + (f" (ignore_index is {ignore_index})"
-                              if ignore_index != -100 else ""))
+    raise out_of_range(where, lowest if lowest < 0 else highest, classes, ignore_index)
 
 
 def to_rows(xp: Any, x: Any) -> Any:
