@@ -149,3 +149,75 @@ def test_dataloader_errors():
         data.DataLoader(np.zeros((10, 2)), np.zeros(9), 2)
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         data.DataLoader(np.zeros((10, 2)), np.zeros(10), 0)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got True"):
+        data.DataLoader(np.zeros((10, 2)), np.zeros(10), True)
+    with pytest.raises(TypeError, match="drop_last must be True or False, got 1"):
+        data.DataLoader(np.zeros((10, 2)), np.zeros(10), 2, drop_last=1)
+    with pytest.raises(TypeError, match=r"give \(x, y\) arrays or a dataset .* got ndarray"):
+        data.DataLoader(np.zeros((10, 2)), batch_size=2)
+    with pytest.raises(ValueError, match="unknown backend 'gpu'"):
+        data.DataLoader(np.zeros((10, 2)), np.zeros(10), 2, backend="gpu")
+
+
+def test_dataloader_batches_are_the_same_rows_on_every_backend(backend):
+    """Moved to the backend once and cut there, the batches hold exactly the rows the host
+    loader cuts (same seed, same order): training on a device sees the CPU's batches."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((37, 5)).astype(np.float32)
+    y = rng.integers(0, 10, 37)
+    on_host = [(host(a), host(b)) for a, b in data.DataLoader(x, y, 8, seed=4, backend="numpy")]
+    on_backend = list(data.DataLoader(x, y, 8, seed=4, backend=backend))
+    assert len(on_backend) == len(on_host) == 5
+    for (xb, yb), (hx, hy) in zip(on_backend, on_host, strict=True):
+        assert xb.dtype == "float32" and yb.dtype == "int64" and xb.backend == backend
+        np.testing.assert_array_equal(host(xb), hx)
+        np.testing.assert_array_equal(host(yb), hy)
+        rows = [int(np.flatnonzero((x == row).all(axis=1))[0]) for row in hx]
+        assert rows == sorted(rows)  # increasing within a batch
+        np.testing.assert_array_equal(y[rows], hy)
+
+
+def test_dataloader_takes_tensors_without_a_host_round_trip(backend):
+    import tinygrad_drop as td
+
+    x = td.Tensor(np.arange(12.0).reshape(6, 2), backend=backend)
+    y = td.Tensor(np.arange(6), backend=backend)
+    loader = data.DataLoader(x, y, 4, shuffle=False, backend=backend)
+    assert loader.x is x.data  # placed as it is: no copy
+    (xb, yb), (xb2, yb2) = list(loader)
+    assert host(xb).tolist() == [[0, 1], [2, 3], [4, 5], [6, 7]] and host(yb2).tolist() == [4, 5]
+    xb.data[...] = -1  # a batch is its own memory, never a view of the data
+    assert host(x)[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_drop_last_leaves_out_the_short_batch(shuffle):
+    x, y = np.arange(10.0)[:, None], np.arange(10)
+    loader = data.DataLoader(x, y, 4, shuffle=shuffle, seed=0, drop_last=True)
+    assert len(loader) == 2
+    batches = [host(yb).tolist() for _, yb in loader]
+    assert [len(b) for b in batches] == [4, 4] and len(set(sum(batches, []))) == 8
+    assert len(data.DataLoader(x, y, 5, drop_last=True)) == 2
+    assert len(data.DataLoader(x, y, 11, drop_last=True)) == 0
+    assert list(data.DataLoader(x, y, 11, drop_last=True)) == []
+
+
+def test_dataloader_over_a_dataset_stacks_its_items():
+    class Squares:
+        def __len__(self):
+            return 7
+
+        def __getitem__(self, i):
+            return np.array([i, i * i], dtype=np.float32), i % 3
+
+    loader = data.DataLoader(Squares(), batch_size=3, shuffle=False, backend="numpy")
+    batches = [(host(xb), host(yb)) for xb, yb in loader]
+    assert [len(b[1]) for b in batches] == [3, 3, 1]
+    np.testing.assert_array_equal(batches[1][0], [[3, 9], [4, 16], [5, 25]])
+    assert batches[1][1].tolist() == [0, 1, 2] and batches[0][0].dtype == np.float32
+    shuffled = data.DataLoader(Squares(), batch_size=3, seed=1, drop_last=True)
+    rows = sorted(int(v) for xb, _ in shuffled for v in host(xb)[:, 0])
+    assert len(rows) == 6 and len(set(rows)) == 6
+    pairs = data.DataLoader([(np.ones(2), 1), (np.zeros(2), 0)], batch_size=2, shuffle=False)
+    (xb, yb), = list(pairs)
+    assert host(xb).tolist() == [[1, 1], [0, 0]] and host(yb).tolist() == [1, 0]

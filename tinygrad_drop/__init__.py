@@ -82,6 +82,19 @@ from .viz import draw_graph, save_graph
 
 __version__ = "0.1.0"
 
+# Submodules that ``import tinygrad_drop`` does not load (they bring in dataset, drawing or
+# command-line code, and some of them import more packages), loaded on first use as
+# ``td.data``, ``td.models``...: API.md and users spell them that way.
+_LAZY_SUBMODULES = ("data", "experiment", "models", "report", "serialization", "viz")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def generator(seed: int = 0, backend: str | None = None) -> backends.Generator:
     """A new random generator on ``backend`` (default: the default backend) seeded with

@@ -14,9 +14,11 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from . import backends
 from ._files import atomic_write
 from .serialization import host_array
 from .tensor_core import Tensor
@@ -175,30 +177,92 @@ def mnist(split: str = "train", *, download: bool = True) -> tuple[np.ndarray, n
 
 
 class DataLoader:
-    """Mini-batches of ``(x, y)`` (host arrays, or any backend's: they are copied to the host
-    once) as Tensors; with ``shuffle`` a new order every epoch drawn from a generator seeded
-    with ``seed`` (reproducible), the last batch possibly smaller."""
+    """Mini-batches ``(x, y)`` as Tensors: ``DataLoader(x, y, batch_size)`` with arrays (host
+    arrays, any backend's, or Tensors), or ``DataLoader(dataset, batch_size=...)`` with a
+    dataset (anything with ``__len__`` and ``__getitem__`` returning ``(input, target)``;
+    items are stacked per batch). With ``shuffle`` a new order every epoch drawn from a
+    generator seeded with ``seed`` (reproducible); ``drop_last`` leaves out a final batch
+    smaller than ``batch_size`` (batchnorm cannot train on a batch of one).
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True,
-                 seed: int | None = None, *, backend: str | None = None) -> None:
-        x, y = host_array(x), host_array(y)
-        if len(x) != len(y):
-            raise ValueError(f"DataLoader: {len(x)} inputs but {len(y)} targets")
-        if not isinstance(batch_size, int) or batch_size < 1:
+    Array data is placed on ``backend`` (default: the default backend) once, here: on a device,
+    each epoch then costs one copy of its order to the device and every batch is cut there,
+    so that training copies no batch from the host. Batches hold their rows in increasing
+    order within the batch (gathers run faster); which rows form each batch follows the
+    shuffled order."""
+
+    def __init__(self, x: Any, y: Any = None, batch_size: int = 1, shuffle: bool = True,
+                 seed: int | None = None, drop_last: bool = False, *,
+                 backend: str | None = None) -> None:
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
-        self.backend = backend
+        for flag, value in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(value, bool):
+                raise TypeError(f"DataLoader: {flag} must be True or False, got {value!r}")
+        self.be = backends.get(backend)
+        self.backend = self.be.name
+        self.dataset = None
+        if y is None:
+            if hasattr(x, "shape") or not (hasattr(x, "__len__") and hasattr(x, "__getitem__")):
+                raise TypeError(f"DataLoader: give (x, y) arrays or a dataset (with __len__ and "
+                                f"__getitem__ returning (input, target)); got "
+                                f"{type(x).__name__} and no y")
+            self.dataset, self.rows = x, len(x)
+        else:
+            self.x, self.y = self._placed(x), self._placed(y)
+            if self.x.shape[0] != self.y.shape[0]:
+                raise ValueError(f"DataLoader: {self.x.shape[0]} inputs but "
+                                 f"{self.y.shape[0]} targets")
+            self.rows = self.x.shape[0]
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.rng = np.random.default_rng(seed)
 
+    def _placed(self, array: Any) -> Any:
+        """``array`` as a native array of the loader's backend, moved there once."""
+        be = self.be
+        if isinstance(array, Tensor) and array._backend is be:
+            return array.data
+        if be.is_array(array):
+            return array
+        return be.asarray(host_array(array))
+
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        whole, rest = divmod(self.rows, self.batch_size)
+        return whole + (1 if rest and not self.drop_last else 0)
+
+    def _batches(self) -> Iterator[Any]:
+        """Each batch's rows, in increasing order within the batch: host index arrays."""
+        order = self.rng.permutation(self.rows) if self.shuffle else np.arange(self.rows)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            rows = order[start:start + self.batch_size]
+            yield np.sort(rows) if self.shuffle else rows
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        order = self.rng.permutation(len(self.x)) if self.shuffle else None
-        for start in range(0, len(self.x), self.batch_size):
-            if order is None:
-                rows = slice(start, start + self.batch_size)
-            else:
-                rows = np.sort(order[start:start + self.batch_size])  # sorted: faster gathers
-            yield (Tensor(self.x[rows], backend=self.backend),
-                   Tensor(self.y[rows], backend=self.backend))
+        if self.dataset is not None:
+            yield from self._dataset_batches()
+            return
+        be, xp = self.be, self.be.xp
+        wrap = Tensor._wrap
+        if not self.shuffle:
+            for start in range(0, len(self) * self.batch_size, self.batch_size):
+                part = (slice(start, min(start + self.batch_size, self.rows)), ...)
+                yield (wrap(xp.asarray(self.x[part], copy=True), be, False, None),
+                       wrap(xp.asarray(self.y[part], copy=True), be, False, None))
+            return
+        batches = list(self._batches())
+        if not batches:
+            return
+        # the epoch's whole order goes to the device at once; each batch takes a slice of it
+        order = be.asarray(np.concatenate(batches))
+        start = 0
+        for rows in batches:
+            index = order[start:start + len(rows)]
+            start += len(rows)
+            yield (wrap(xp.take(self.x, index, axis=0), be, False, None),
+                   wrap(xp.take(self.y, index, axis=0), be, False, None))
+
+    def _dataset_batches(self) -> Iterator[tuple[Tensor, Tensor]]:
+        for rows in self._batches():
+            items = [self.dataset[int(i)] for i in rows]
+            inputs = np.stack([host_array(item[0]) for item in items])
+            targets = np.stack([host_array(item[1]) for item in items])
+            yield (Tensor(inputs, backend=self.backend), Tensor(targets, backend=self.backend))

@@ -68,7 +68,7 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
     history: list[dict[str, float]] = []
     for epoch in range(1, epochs + 1):
         model.train()
-        total, count = 0.0, 0
+        total, count = None, 0
         started = time.perf_counter()
         for x, y in (progress(batches, epoch) if progress else batches):
             optimizer.zero_grad()
@@ -76,8 +76,11 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
             objective = loss + l1 * l1_penalty(model.parameters()) if l1 else loss
             objective.backward()
             optimizer.step()
-            total, count = total + loss.item() * len(x), count + len(x)
-        record = {"epoch": epoch, "train_loss": total / max(count, 1),
+            # summed on the device, in float64 as a Python sum of loss.item() would be, and read
+            # once per epoch: a read per step would make the host wait for the device each step
+            weighted = loss.detach().double() * len(x)
+            total, count = weighted if total is None else total + weighted, count + len(x)
+        record = {"epoch": epoch, "train_loss": total.item() / count if count else 0.0,
                   "seconds": time.perf_counter() - started}
         if validation is not None:
             model.eval()
@@ -98,9 +101,12 @@ def validation_loss(model: Module, loss_fn: Callable[[Tensor, Any], Tensor], x: 
     """The mean of ``loss_fn`` (a mean-reduced loss) over ``(x, y)`` in inference mode, in
     slices of ``batch_size`` rows (None: all at once)."""
     rows = len(x)
-    step = batch_size or max(rows, 1)
-    total = 0.0
+    if not rows:
+        return loss_fn(model(x), y).item()
+    step = batch_size or rows
+    total = None  # summed on the device, read once
     for start in range(0, rows, step):
         part = slice(start, start + step)
-        total += loss_fn(model(x[part]), y[part]).item() * (min(start + step, rows) - start)
-    return total / rows if rows else loss_fn(model(x), y).item()
+        weighted = loss_fn(model(x[part]), y[part]).double() * (min(start + step, rows) - start)
+        total = weighted if total is None else total + weighted
+    return total.item() / rows
