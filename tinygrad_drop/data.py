@@ -176,6 +176,17 @@ def mnist(split: str = "train", *, download: bool = True) -> tuple[np.ndarray, n
     return load_dataset(MNIST, split, download=download)
 
 
+def placed(array: Any, backend: Any) -> Any:
+    """``array`` (a Tensor, any backend's array, a host array) as a native array of
+    ``backend`` (a backend object): as it is where it already lives there (no copy, host arrays
+    on NumPy included), else moved there once."""
+    if isinstance(array, Tensor) and array._backend is backend:
+        return array.data
+    if backend.is_array(array):
+        return array
+    return backend.asarray(host_array(array))
+
+
 class DataLoader:
     """Mini-batches ``(x, y)`` as Tensors: ``DataLoader(x, y, batch_size)`` with arrays (host
     arrays, any backend's, or Tensors), or ``DataLoader(dataset, batch_size=...)`` with a
@@ -208,22 +219,13 @@ class DataLoader:
                                 f"{type(x).__name__} and no y")
             self.dataset, self.rows = x, len(x)
         else:
-            self.x, self.y = self._placed(x), self._placed(y)
+            self.x, self.y = placed(x, self.be), placed(y, self.be)
             if self.x.shape[0] != self.y.shape[0]:
                 raise ValueError(f"DataLoader: {self.x.shape[0]} inputs but "
                                  f"{self.y.shape[0]} targets")
             self.rows = self.x.shape[0]
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.rng = np.random.default_rng(seed)
-
-    def _placed(self, array: Any) -> Any:
-        """``array`` as a native array of the loader's backend, moved there once."""
-        be = self.be
-        if isinstance(array, Tensor) and array._backend is be:
-            return array.data
-        if be.is_array(array):
-            return array
-        return be.asarray(host_array(array))
 
     def __len__(self) -> int:
         whole, rest = divmod(self.rows, self.batch_size)

@@ -8,9 +8,8 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from . import data, models
+from . import backends, data, models
 from .autograd import no_grad
-from .backends import manual_seed
 from .nn import functional as F
 from .optim import SGD, Adadelta
 from .tensor_core import Tensor
@@ -59,22 +58,32 @@ def load(dataset: str, limit: int | None = None) -> tuple[Any, ...]:
 @no_grad()
 def evaluate(model: Any, x: Any, y: Any, backend: str | None = None,
              chunk: int = 10_000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` in inference mode."""
+    """Mean cross-entropy and accuracy of ``model`` in inference mode on ``x``, ``y`` (host
+    arrays, or Tensors or arrays already on ``backend``: then nothing is copied). Loss and
+    count are summed on the device and read once."""
     model.eval()
-    loss, correct = 0.0, 0
-    for start in range(0, len(x), chunk):
-        logits = model(Tensor(x[start:start + chunk], backend=backend))
-        labels = y[start:start + chunk]
-        loss += F.cross_entropy(logits, Tensor(labels, backend=backend), reduction="sum").item()
-        correct += int((logits.numpy().argmax(axis=1) == labels).sum())
-    return loss / len(x), correct / len(x)
+    be = backends.get(backend)
+    x, y = data.placed(x, be), data.placed(y, be)
+    rows = x.shape[0]
+    loss = correct = None
+    for start in range(0, rows, chunk):
+        part = (slice(start, min(start + chunk, rows)), ...)
+        logits = model(Tensor._wrap(x[part], be, False, None))
+        labels = Tensor._wrap(y[part], be, False, None)
+        chunk_loss = F.cross_entropy(logits, labels, reduction="sum").double()
+        hits = (logits.argmax(1) == labels).sum()
+        loss = chunk_loss if loss is None else loss + chunk_loss
+        correct = hits if correct is None else correct + hits
+    if loss is None:
+        return float("nan"), float("nan")
+    return loss.item() / rows, correct.item() / rows
 
 
 def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
         ) -> dict[str, Any]:
     """Train ``config`` on ``arrays`` and return the config, the per-epoch history (train and
     test loss/accuracy in inference mode, seconds of training) and the model."""
-    manual_seed(config.seed)
+    backends.manual_seed(config.seed)
     x, y, x_test, y_test = arrays
     validation = None
     if config.early_stopping:  # hold out the last tenth of the training set to decide
@@ -85,9 +94,12 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
     model, optimizer = build(config, x.shape[1], int(y.max()) + 1)
     # The CNN's activations of 10 000 images would take gigabytes: evaluate it in batches.
     chunk = config.batch_size if config.model == "cnn" else 10_000
-    x_eval, y_eval = x[:config.train_eval_size], y[:config.train_eval_size]
     loader = data.DataLoader(x, y, config.batch_size, shuffle=True, seed=config.seed,
                              backend=config.backend)
+    # evaluated where the loader placed the data: on a GPU nothing is copied per epoch
+    measured = (slice(0, min(config.train_eval_size or len(x), len(x))), ...)
+    x_eval, y_eval = loader.x[measured], loader.y[measured]
+    x_test, y_test = data.placed(x_test, loader.be), data.placed(y_test, loader.be)
 
     def measure(record: dict[str, float]) -> None:
         record["running_loss"] = record["train_loss"]  # averaged over batches, dropout on
