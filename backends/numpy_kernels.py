@@ -41,7 +41,7 @@ def all_finite(a: np.ndarray) -> bool:
     product with itself (~2x faster than ``np.isfinite(a).all()``), confirmed element by
     element only when that sum is not finite (a NaN, an inf, or squares that overflow)."""
     if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous and a.size:
-        flat = np.reshape(a, -1)
+        flat = a.reshape(-1)  # the method: np.reshape's wrapper costs ~0.5 us more
         with np.errstate(over="ignore", invalid="ignore"):  # an answer, not a warning
             if np.isfinite(np.dot(flat, flat)):
                 return True
@@ -67,9 +67,20 @@ class ColumnSumKernels(Kernels):
 
 
 class NumpyActivationKernels(ActivationKernels):
-    """ReLU's backward as a boolean multiply (where the gradient is finite)."""
+    """ReLU's backward as a boolean multiply (where the gradient is finite), or for small
+    arrays as a copy with the masked-off elements set to 0."""
+
+    # Up to this many elements a copy and a masked store (~0.8 us at 16 elements, ~1.9 us at
+    # 1024) beat the finiteness check plus multiply (~3.2 us and ~3.5 us): the check's fixed
+    # cost dominates there, while above it the masked store's per-element cost does (at 65536
+    # elements ~200 us against ~17 us).
+    SMALL = 1024
 
     def relu_backward(self, g: np.ndarray, positive: np.ndarray) -> np.ndarray:
+        if g.size <= self.SMALL and g.shape == positive.shape:
+            out = g.copy()
+            out[~positive] = 0  # exactly where(positive, g, 0): NaN and inf g masked off too
+            return out
         if not all_finite(g):  # g * False would be NaN for a NaN or inf g; PyTorch has 0
             return super().relu_backward(g, positive)
         return np.multiply(g, positive)

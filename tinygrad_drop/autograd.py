@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -26,6 +27,9 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+# Numbers recorded ops in the order they were made: an op is always made after the ops that
+# produced its inputs, so decreasing numbers are a valid order for backward (as in PyTorch).
+_creation_order = itertools.count()
 
 
 def is_grad_enabled() -> bool:
@@ -149,7 +153,7 @@ class Op:
     """
 
     __slots__ = ("backend", "parents", "input_meta", "out_shape", "out_dtype", "freed", "saved",
-                 "__dict__")
+                 "seq", "__dict__")
     name: ClassVar[str] = "op"
     style: ClassVar[str] = "op"  # how a graph drawing shows it (see viz.STYLES)
     kernel_family: ClassVar[str] = ""
@@ -229,48 +233,76 @@ class Op:
                     and (not cls._required or cls._required <= attrs.keys())):
                 cls._refuse(attrs)
             op.__dict__.update(attrs)
-        backend = None
-        arrays = []
+        # One pass over the inputs: their arrays and, while recording is on, the edges (to
+        # the producing op or the leaf itself, never to intermediate tensors) and metadata.
+        backend = tensor_type = xp = None
+        arrays: list[Any] = []
         record = False
-        for x in inputs:
-            if isinstance(x, TensorBase):
-                if backend is None:
-                    backend = x._backend
-                    tensor_type = type(x)
-                elif x._backend is not backend:
-                    raise TypeError(f"{cls.name}: cannot mix backends {backend.name!r} and "
-                                    f"{x._backend.name!r}; move one with .to()")
-                arrays.append(x.data)
-                record = record or x.requires_grad
-            else:
-                arrays.append(x)
-        op.backend = backend
-        if record and _grad_mode.enabled:
-            # Edges point at the producing op or the leaf itself, never at intermediate
-            # tensors; forward may consult needs_input_grad to save less.
-            parents, meta = [], []
+        if _grad_mode.enabled:
+            parents: list[Any] = []
+            meta: list[Any] = []
             for x in inputs:
                 if isinstance(x, TensorBase):
-                    parents.append((x.grad_fn or x) if x.requires_grad else None)
-                    meta.append((x.data.shape, x.data.dtype, x._backend.xp, x.name))
+                    data = x.data
+                    if backend is None:
+                        backend, tensor_type = x._backend, type(x)
+                        xp = backend.xp
+                    elif x._backend is not backend:
+                        cls._refuse_backends(backend, x._backend)
+                    arrays.append(data)
+                    if x.requires_grad:
+                        record = True
+                        parents.append(x.grad_fn or x)
+                    else:
+                        parents.append(None)
+                    meta.append((data.shape, data.dtype, xp, x.name))
                 else:
+                    arrays.append(x)
                     parents.append(None)
                     meta.append(None)
-            op.parents, op.input_meta = tuple(parents), tuple(meta)
         else:
-            record, op.parents = False, ()
-        try:
-            out = op.forward(*arrays)  # may change op.backend (.to())
+            for x in inputs:
+                if isinstance(x, TensorBase):
+                    if backend is None:
+                        backend, tensor_type = x._backend, type(x)
+                    elif x._backend is not backend:
+                        cls._refuse_backends(backend, x._backend)
+                    arrays.append(x.data)
+                else:
+                    arrays.append(x)
+        op.backend = backend
+        if record:  # forward may consult needs_input_grad to save less
+            op.parents, op.input_meta = tuple(parents), tuple(meta)
+            op.seq = next(_creation_order)
+        else:
+            op.parents = ()
+        try:  # forward may change op.backend (.to()); a call without * is faster
+            if len(arrays) == 2:
+                out = op.forward(arrays[0], arrays[1])
+            elif len(arrays) == 1:
+                out = op.forward(arrays[0])
+            else:
+                out = op.forward(*arrays)
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
             if str(exc).startswith(f"{cls.name}:"):
                 raise
             raise type(exc)(f"{cls.name}: {exc}; inputs: {describe_inputs(inputs)}") from exc
         if cls.extra_outputs:
             return op._with_extras(tensor_type, record, *out)
-        if not record:
-            return tensor_type._wrap(out, op.backend, False, None)
-        op.out_shape, op.out_dtype, op.freed = out.shape, out.dtype, False
-        return tensor_type._wrap(out, op.backend, True, op)
+        t = object.__new__(tensor_type)  # TensorBase._wrap, inlined: it runs once per op
+        t.data, t._backend, t.grad = out, op.backend, None
+        t.name = None
+        if record:
+            op.out_shape, op.out_dtype, op.freed = out.shape, out.dtype, False
+            t.requires_grad, t.grad_fn = True, op
+        else:
+            t.requires_grad, t.grad_fn = False, None
+        return t
+
+    @classmethod
+    def _refuse_backends(cls, first: Any, other: Any) -> None:
+        raise TypeError(f"{cls.name}: cannot mix backends {first.name!r} and {other.name!r}; "
+                        "move one with .to()")
 
     def _with_extras(self, tensor_type: type, record: bool, out: Any,
                      *extras: Any) -> tuple[Any, ...]:
@@ -301,23 +333,22 @@ def unbroadcast(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
 
 
 def topological_order(root: Op) -> list[Op]:
-    """Ops reachable from ``root``, each after every op that consumes its output (iterative, so
-    graphs of any depth work)."""
-    order: list[Op] = []
-    visited = {id(root)}
-    stack = [(root, iter(root.parents))]
-    while stack:
-        op, parents = stack[-1]
-        for parent in parents:
-            if isinstance(parent, Op) and id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, iter(parent.parents)))
-                break
-        else:
-            stack.pop()
-            order.append(op)
-    order.reverse()
+    """Ops reachable from ``root``, each after every op that consumes its output: newest first,
+    by the number ``apply`` gave each recorded op (iterative, so graphs of any depth work)."""
+    order = [root]
+    seen = {root}
+    for op in order:  # grows while it is walked: every reachable op is appended once
+        for parent in op.parents:
+            if parent is not None and parent not in seen and isinstance(parent, Op):
+                seen.add(parent)
+                order.append(parent)
+    if len(order) > 1:
+        order.sort(key=_creation_number, reverse=True)
     return order
+
+
+def _creation_number(op: Op) -> int:
+    return op.seq
 
 
 def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
@@ -333,34 +364,42 @@ def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
             raise RuntimeError(
                 f"backward through the graph a second time: {op.name} was freed by an earlier "
                 "backward(). Pass retain_graph=True to the first backward() to keep the graph")
-    pending: dict[int, Any] = {id(root.grad_fn): grad}
+    pending: dict[Op, Any] = {root.grad_fn: grad}
     for op in order:
-        out_grad = pending.pop(id(op), None)
+        out_grad = pending.pop(op, None)
         if out_grad is None:  # every path to it returned None: nothing flows through it
             if not retain_graph:
-                op.release()
+                op.saved, op.freed = None, True  # op.release(), inlined
             continue
         in_grads = op.backward(out_grad)
         for parent, meta, g in zip(op.parents, op.input_meta, in_grads, strict=True):
             if parent is None or g is None:
                 continue
-            shape, dtype, xp, _ = meta
-            if g.shape != shape:
-                g = unbroadcast(xp, g, shape)
-            if g.dtype != dtype:
-                g = xp.astype(g, dtype)
+            if g.shape != meta[0]:
+                g = unbroadcast(meta[2], g, meta[0])
+            if g.dtype != meta[1]:
+                g = meta[2].astype(g, meta[1])
             if isinstance(parent, Op):
-                key = id(parent)
-                pending[key] = pending[key] + g if key in pending else g
+                if parent in pending:
+                    pending[parent] = pending[parent] + g
+                else:
+                    pending[parent] = g
+            elif parent.grad is None:
+                # Pass-through ops (add, reshape) hand the same array on; two leaves must not
+                # share it.
+                backend = parent._backend
+                g = (backend.xp.asarray(g, copy=True) if id(g) in delivered
+                     else backend.owned(g))
+                delivered.add(id(g))
+                parent.grad = parent._wrap(g, backend, False, None)
             else:
-                _accumulate_leaf(parent, g, delivered)
+                parent.grad = parent._wrap(parent.grad.data + g, parent._backend, False, None)
         if not retain_graph:
-            op.release()
+            op.saved, op.freed = None, True
 
 
 def _accumulate_leaf(leaf: TensorBase, grad: Any, delivered: set[int]) -> None:
     if leaf.grad is None:
-        # Pass-through ops (add, reshape) hand the same array on; two leaves must not share it.
         backend = leaf._backend
         grad = backend.xp.asarray(grad, copy=True) if id(grad) in delivered else backend.owned(grad)
         delivered.add(id(grad))

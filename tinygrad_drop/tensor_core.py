@@ -25,7 +25,7 @@ from .tensor_shape import ShapeMethods
 from .viz import save_graph
 
 GRAPH_ENV_VAR = "TINYGRAD_DROP_GRAPH"
-_graph_saved = False  # TINYGRAD_DROP_GRAPH saves only the first backward of the process
+_first_backward = True  # TINYGRAD_DROP_GRAPH saves only the first backward of the process
 
 
 class Tensor(MathMethods, InplaceMethods, ReduceMethods, ShapeMethods, FactoryMethods,
@@ -212,7 +212,8 @@ class Tensor(MathMethods, InplaceMethods, ReduceMethods, ShapeMethods, FactoryMe
                     f"backward: called without grad on a non-scalar tensor of shape {self.shape}; "
                     "reduce it first (e.g. loss.sum().backward()) or pass grad=, a tensor of "
                     "the same shape")
-            g = be.xp.ones(self.data.shape, dtype=self.data.dtype)
+            g = (be.xp.asarray(1, dtype=self.data.dtype) if be.host_memory and not self.data.shape
+                 else be.xp.ones(self.data.shape, dtype=self.data.dtype))  # the first: 0.5 us less
         elif (isinstance(grad, Tensor) and grad._backend is be
               and grad.data.dtype == self.data.dtype):
             g = grad.data  # not copied: the engine never lets a leaf own the caller's array
@@ -222,8 +223,11 @@ class Tensor(MathMethods, InplaceMethods, ReduceMethods, ShapeMethods, FactoryMe
             raise ValueError(f"backward: grad has shape {tuple(g.shape)} but the tensor has "
                              f"shape {self.shape}")
         run_backward(self, g, retain_graph)
-        if not _graph_saved and os.environ.get(GRAPH_ENV_VAR):
-            _save_first_graph(self)
+        global _first_backward
+        if _first_backward:  # the environment is read once, at the process's first backward
+            _first_backward = False
+            if os.environ.get(GRAPH_ENV_VAR):
+                _save_first_graph(self)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph (no grad)."""
@@ -303,8 +307,6 @@ def _is_dtype(spec: Any) -> bool:
 
 def _save_first_graph(root: Tensor) -> None:
     """Draw the graph of the process's first backward to ``$TINYGRAD_DROP_GRAPH``."""
-    global _graph_saved
-    _graph_saved = True
     save_graph(root, os.environ[GRAPH_ENV_VAR], show_grads=True)
 
 

@@ -157,6 +157,9 @@ class ReduceMethods:
             keepdims: Any = None, dtype: Any = None) -> Any:
         """Sum over ``dim`` (None or (): all elements); bool and integer tensors sum to int64
         unless ``dtype`` says otherwise."""
+        if (dim is None and axis is None and keepdim is None and keepdims is None
+                and dtype is None and native_category(self.data.dtype) == 2):
+            return Sum.apply(self)  # loss.sum(): the defaults, without parsing the arguments
         x = self._reduce_input(dtype, int_as="int64")
         return Sum.apply(x, axis=dim_arg(dim, axis, None, "sum"),
                          keepdims=keep_arg(keepdim, keepdims, "sum"))

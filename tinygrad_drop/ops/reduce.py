@@ -5,6 +5,7 @@ as PyTorch does) except amax/amin and max/min, which keep integer dtypes and rec
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, ClassVar
 
@@ -32,14 +33,29 @@ class _Reduction(Op):
     def _setup(self, a: Any) -> tuple[int, ...] | None:
         """The ``axis`` argument for the backend's reduction (None: all)."""
         self.in_shape = a.shape
-        if self.axis is None:  # the common loss.sum() / .mean(): no axis bookkeeping
-            self.axes, self.kept_shape = tuple(range(a.ndim)), (1,) * a.ndim
-            self.count = math.prod(a.shape)
-            return None
+        if self.axis is None:  # the common loss.sum() / .mean(): axes, kept_shape and count
+            return None        # are worked out from in_shape if asked (properties below)
         self.axes = normalize_axes(self.axis, a.ndim, self.name)
         self.kept_shape = tuple(1 if i in self.axes else n for i, n in enumerate(a.shape))
         self.count = math.prod(a.shape[i] for i in self.axes)
         return self.axes if a.ndim else None
+
+    # With axis None, _setup leaves these to be worked out on first use; they are non-data
+    # descriptors, so the values _setup stores for a given axis take precedence.
+    @functools.cached_property
+    def axes(self) -> tuple[int, ...]:
+        """The reduced axes, sorted and non-negative."""
+        return tuple(range(len(self.in_shape)))
+
+    @functools.cached_property
+    def kept_shape(self) -> tuple[int, ...]:
+        """The output's shape with the reduced axes kept as 1."""
+        return (1,) * len(self.in_shape)
+
+    @functools.cached_property
+    def count(self) -> int:
+        """How many input elements each output element reduces."""
+        return math.prod(self.in_shape)
 
     def _out_shape(self) -> tuple[int, ...]:
         return self.kept_shape if self.keepdims else tuple(
@@ -57,7 +73,8 @@ class _Reduction(Op):
         # A fresh array rather than a broadcast view: one C-level copy, and a leaf can own it.
         xp = self.backend.xp
         out = xp.empty(self.in_shape, dtype=g.dtype)
-        out[...] = xp.reshape(g, self.kept_shape)
+        # g broadcasts as it is when it kept the reduced axes or is one number
+        out[...] = g if self.keepdims or self.axis is None else xp.reshape(g, self.kept_shape)
         return out
 
 
