@@ -109,6 +109,12 @@ class Backend:
     def synchronize(self) -> None:
         """Wait for queued device work to finish (a no-op on the CPU)."""
 
+    def capture(self) -> Any:
+        """This backend's recorder of device work for ``td.jit`` (see ``tinygrad_drop/jit.py``
+        for what it provides), or None where the backend cannot capture, the default: ``jit``
+        then simply calls the function."""
+        return None
+
     def describe(self) -> str:
         """One line for ``tinygrad-drop info``: the array library and its version (and, on
         devices, which device)."""

@@ -16,6 +16,14 @@ Kernels (``T`` is float or double; ``vector`` says every pointer is aligned to 4
 - ``td_keep_mask``: the mask alone (the CuPy generator's masks, and ``Dropout.mask()`` when
   masks are regenerated).
 
+Captured steps (``td.jit``): a CUDA graph replays its kernels' arguments as they were captured,
+so a seed and offset passed by value would draw the same masks on every replay. Each kernel that
+draws has an ``_at`` twin taking ``position`` (device memory: the generator's seed and next
+offset) and ``delta`` (the draw's place in the step) instead: it draws at
+(position[0], position[1] + delta). The step ends with ``td_advance_offset``, which adds the
+step's number of draws to position[1] on the device, so replay k draws the offsets eager step k
+would, and the masks are the eager stream's.
+
 Dropout multiplies by the mask, as PyTorch does: a dropped NaN or inf is NaN (0 * inf), a dropped
 negative -0. ReLU's backward selects, as PyTorch's threshold_backward does: 0 where the mask is
 off, whatever the gradient there.
@@ -128,7 +136,7 @@ __device__ __forceinline__ void td_store_mask(unsigned char* __restrict__ mask,
     }}
 }}
 
-extern "C" __global__ void td_dropout_forward(
+__device__ __forceinline__ void td_dropout_forward_body(
         const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
         unsigned long long n, unsigned int threshold, T divisor, unsigned long long seed,
         unsigned long long offset, unsigned long long* __restrict__ kept, int vector) {{
@@ -144,7 +152,23 @@ extern "C" __global__ void td_dropout_forward(
     td_add_count(kept, count);
 }}
 
-extern "C" __global__ void td_dropout_backward_regen(
+extern "C" __global__ void td_dropout_forward(
+        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
+        unsigned long long n, unsigned int threshold, T divisor, unsigned long long seed,
+        unsigned long long offset, unsigned long long* __restrict__ kept, int vector) {{
+    td_dropout_forward_body(x, y, mask, n, threshold, divisor, seed, offset, kept, vector);
+}}
+
+extern "C" __global__ void td_dropout_forward_at(
+        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
+        unsigned long long n, unsigned int threshold, T divisor,
+        const unsigned long long* __restrict__ position, unsigned long long delta,
+        unsigned long long* __restrict__ kept, int vector) {{
+    td_dropout_forward_body(x, y, mask, n, threshold, divisor, position[0],
+                            position[1] + delta, kept, vector);
+}}
+
+__device__ __forceinline__ void td_dropout_backward_body(
         const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
         unsigned int threshold, T divisor, unsigned long long seed, unsigned long long offset,
         int vector) {{
@@ -153,6 +177,21 @@ extern "C" __global__ void td_dropout_backward_regen(
         td_keep_bits(seed, offset, g, threshold, keep);
         td_scale_group(g_in, dx, 4 * g, n, keep, divisor, vector, 0);
     }}
+}}
+
+extern "C" __global__ void td_dropout_backward_regen(
+        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
+        unsigned int threshold, T divisor, unsigned long long seed, unsigned long long offset,
+        int vector) {{
+    td_dropout_backward_body(g_in, dx, n, threshold, divisor, seed, offset, vector);
+}}
+
+extern "C" __global__ void td_dropout_backward_regen_at(
+        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
+        unsigned int threshold, T divisor, const unsigned long long* __restrict__ position,
+        unsigned long long delta, int vector) {{
+    td_dropout_backward_body(g_in, dx, n, threshold, divisor, position[0], position[1] + delta,
+                             vector);
 }}
 
 /* The keep bits of the group at element i from a stored 1-byte mask (any nonzero byte keeps). */
@@ -254,7 +293,7 @@ __device__ __forceinline__ void td_walk_scale(const td_channel_walk* w, const T*
     td_scale_group(in, out, 4 * w->g, n, keep, divisor, vector, 0);
 }}
 
-extern "C" __global__ void td_dropout2d_forward(
+__device__ __forceinline__ void td_dropout2d_forward_body(
         const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
         unsigned long long n, unsigned long long plane, unsigned int threshold, T divisor,
         unsigned long long seed, unsigned long long offset,
@@ -275,7 +314,25 @@ extern "C" __global__ void td_dropout2d_forward(
     td_add_count(kept, count);
 }}
 
-extern "C" __global__ void td_dropout2d_backward_regen(
+extern "C" __global__ void td_dropout2d_forward(
+        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
+        unsigned long long n, unsigned long long plane, unsigned int threshold, T divisor,
+        unsigned long long seed, unsigned long long offset,
+        unsigned long long* __restrict__ kept, int vector) {{
+    td_dropout2d_forward_body(x, y, mask, n, plane, threshold, divisor, seed, offset, kept,
+                              vector);
+}}
+
+extern "C" __global__ void td_dropout2d_forward_at(
+        const T* __restrict__ x, T* __restrict__ y, unsigned char* __restrict__ mask,
+        unsigned long long n, unsigned long long plane, unsigned int threshold, T divisor,
+        const unsigned long long* __restrict__ position, unsigned long long delta,
+        unsigned long long* __restrict__ kept, int vector) {{
+    td_dropout2d_forward_body(x, y, mask, n, plane, threshold, divisor, position[0],
+                              position[1] + delta, kept, vector);
+}}
+
+__device__ __forceinline__ void td_dropout2d_backward_body(
         const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
         unsigned long long plane, unsigned int threshold, T divisor, unsigned long long seed,
         unsigned long long offset, int vector) {{
@@ -284,6 +341,22 @@ extern "C" __global__ void td_dropout2d_backward_regen(
         td_walk_draw(&w, seed, offset, threshold);
         td_walk_scale(&w, g_in, dx, n, divisor, vector, channel);
     }}
+}}
+
+extern "C" __global__ void td_dropout2d_backward_regen(
+        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
+        unsigned long long plane, unsigned int threshold, T divisor, unsigned long long seed,
+        unsigned long long offset, int vector) {{
+    td_dropout2d_backward_body(g_in, dx, n, plane, threshold, divisor, seed, offset, vector);
+}}
+
+extern "C" __global__ void td_dropout2d_backward_regen_at(
+        const T* __restrict__ g_in, T* __restrict__ dx, unsigned long long n,
+        unsigned long long plane, unsigned int threshold, T divisor,
+        const unsigned long long* __restrict__ position, unsigned long long delta,
+        int vector) {{
+    td_dropout2d_backward_body(g_in, dx, n, plane, threshold, divisor, position[0],
+                               position[1] + delta, vector);
 }}
 
 extern "C" __global__ void td_channel_masked_scale(
@@ -297,7 +370,7 @@ extern "C" __global__ void td_channel_masked_scale(
     }}
 }}
 
-extern "C" __global__ void td_keep_mask(
+__device__ __forceinline__ void td_keep_mask_body(
         unsigned char* __restrict__ mask, unsigned long long n, unsigned int threshold,
         unsigned long long seed, unsigned long long offset) {{
     for (unsigned long long g = td_first(); 4 * g < n; g += td_stride()) {{
@@ -306,11 +379,33 @@ extern "C" __global__ void td_keep_mask(
         td_store_mask(mask, 4 * g, n, keep);
     }}
 }}
+
+extern "C" __global__ void td_keep_mask(
+        unsigned char* __restrict__ mask, unsigned long long n, unsigned int threshold,
+        unsigned long long seed, unsigned long long offset) {{
+    td_keep_mask_body(mask, n, threshold, seed, offset);
+}}
+
+extern "C" __global__ void td_keep_mask_at(
+        unsigned char* __restrict__ mask, unsigned long long n, unsigned int threshold,
+        const unsigned long long* __restrict__ position, unsigned long long delta) {{
+    td_keep_mask_body(mask, n, threshold, position[0], position[1] + delta);
+}}
+
+/* A captured step's last kernel: the device Philox position moves past the step's draws. */
+extern "C" __global__ void td_advance_offset(unsigned long long* position,
+                                             unsigned long long draws) {{
+    if (blockIdx.x == 0 && threadIdx.x == 0) position[1] += draws;
+}}
 """
 
+# The kernels that draw from the Philox stream; each has an ``_at`` twin for captured steps.
+POSITIONED = ("td_dropout_forward", "td_dropout_backward_regen", "td_keep_mask",
+              "td_dropout2d_forward", "td_dropout2d_backward_regen")
 KERNEL_NAMES = ("td_dropout_forward", "td_dropout_backward_regen", "td_masked_scale",
                 "td_masked_select", "td_keep_mask", "td_dropout2d_forward",
-                "td_dropout2d_backward_regen", "td_channel_masked_scale")
+                "td_dropout2d_backward_regen", "td_channel_masked_scale",
+                *(name + "_at" for name in POSITIONED), "td_advance_offset")
 CTYPES = {"float32": "float", "float64": "double"}
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .base import Backend, BackendUnavailableError
+from .capture import host_read_error
 from .cuda_conv_source import CONV_KERNEL_NAMES, conv_kernel_source
 from .cuda_source import KERNEL_NAMES, kernel_source
 from .generator import keep_threshold
@@ -57,13 +58,14 @@ class CupyGenerator(PhiloxStreamGenerator):
         return cupy.random.default_rng(seed)
 
     def draw_mask(self, shape: tuple[int, ...], keep: float) -> Any:
-        return self.backend.kernels("dropout").keep_mask(shape, keep_threshold(keep), self.seed,
-                                                         self.take_offset())
+        return self.backend.kernels("dropout").drawn_mask(shape, keep_threshold(keep),
+                                                          self.take_draw())
 
 
 class CupyBackend(Backend):
     """GPU arrays through CuPy, with fused dropout. ``regenerate_masks`` (default False): save
-    (seed, offset) instead of a 1-byte mask and redraw the mask in backward."""
+    (seed, offset) instead of a 1-byte mask and redraw the mask in backward. ``td.jit`` steps
+    are captured into CUDA graphs (``capture``; ``capturing`` is True while one records)."""
 
     name = "cupy"
     kernel_names = tuple(name for names, _ in SOURCES for name in names)  # what ``launch`` runs
@@ -77,6 +79,8 @@ class CupyBackend(Backend):
         self.xp = cupy
         self.kernel_families = cupy_kernels.FAMILIES
         self.regenerate_masks = regenerate_masks
+        self.capturing = False
+        self._recorder: Any = None
         self._functions: dict[tuple[str, str], Any] = {}
         self._max_blocks = 32 * cupy.cuda.Device().attributes["MultiProcessorCount"]
         super().__init__()
@@ -93,6 +97,8 @@ class CupyBackend(Backend):
             raise
 
     def to_numpy(self, array: Any) -> Any:
+        if self.capturing:
+            raise host_read_error(self.name)
         return cupy.asnumpy(array)
 
     def is_array(self, obj: Any) -> bool:
@@ -109,6 +115,14 @@ class CupyBackend(Backend):
 
     def synchronize(self) -> None:
         cupy.cuda.get_current_stream().synchronize()
+
+    def capture(self) -> Any:
+        """The CUDA-graph recorder of ``td.jit`` steps (``cupy_graph.CupyRecorder``)."""
+        if self._recorder is None:
+            from .cupy_graph import CupyRecorder
+
+            self._recorder = CupyRecorder(self)
+        return self._recorder
 
     def describe(self) -> str:
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)

@@ -6,6 +6,8 @@ CuPy runs.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +15,8 @@ from typing import Any
 import cupy
 import numpy as np  # typed scalars for kernel arguments
 
+from .capture import CaptureError
+from .cublas_direct import GEMMS, WORKSPACE_BYTES, DirectBlas, loaded_library
 from .cuda_conv_source import CONV_KERNEL_NAMES
 from .cuda_source import CTYPES
 from .generator import keep_threshold
@@ -25,7 +29,8 @@ from .kernels import (
     weight_matrix,
     weight_shape,
 )
-from .philox import PhiloxStreamGenerator
+from .matmul_kernels import MatmulKernels
+from .philox import Draw, PhiloxStreamGenerator
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,34 @@ class RegeneratedMask:
     offset: int
     threshold: int
     shape: tuple[int, ...]
+    position: Any = None  # in a captured step: the generator's device position ...
+    delta: int | None = None  # ... and the draw's place in the step
+
+    @property
+    def draw(self) -> Draw:
+        """The forward pass's draw, which backward redraws."""
+        return Draw(self.seed, self.offset, self.position, self.delta)
 
 
 @dataclass(frozen=True)
 class RegeneratedChannelMask(RegeneratedMask):
     """A spatial dropout node's regenerated mask: ``shape`` is the saved mask's (N, C, 1, ...),
     whose N*C elements are the stream's (N, C) draw; the plane size comes from the gradient."""
+
+
+def _stream_arguments(draw: Draw, backend: Any) -> tuple[str, tuple]:
+    """The kernel name suffix and the (seed, offset) arguments of a Philox kernel for ``draw``:
+    by value eagerly, ``_at`` (device position, delta) in a captured step. Drawing by value
+    while the backend captures (a generator other than the backend's) would repeat one mask on
+    every replay: an error."""
+    if draw.position is not None:
+        return "_at", (draw.position, np.uint64(draw.delta))
+    if getattr(backend, "capturing", False):
+        raise CaptureError(
+            f"dropout inside td.jit on backend {backend.name!r} draws from a generator that is "
+            "not the backend's: a captured step would replay the same mask every time. Use the "
+            "backend's generator (td.manual_seed seeds it) inside a jitted function.")
+    return "", (np.uint64(draw.seed), np.uint64(draw.offset))
 
 
 def _fusable(x: Any) -> bool:
@@ -143,16 +170,17 @@ class CupyDropoutKernels(DropoutKernels):
         x = cupy.ascontiguousarray(x)
         out = cupy.empty_like(x)
         kept = cupy.zeros((), dtype=cupy.uint64)
-        threshold, offset = keep_threshold(keep), generator.take_offset()
+        threshold, draw = keep_threshold(keep), generator.take_draw()
+        suffix, stream = _stream_arguments(draw, self.backend)
         if self.backend.regenerate_masks:
-            mask, saved = None, regenerated(generator.seed, offset, threshold, mask_shape)
+            mask, saved = None, regenerated(draw.seed, draw.offset, threshold, mask_shape,
+                                            draw.position, draw.delta)
         else:
             mask = saved = cupy.empty(mask_shape, dtype=bool)
         if x.size:
-            self.backend.launch(x.dtype.name, kernel, x.size, (
+            self.backend.launch(x.dtype.name, kernel + suffix, x.size, (
                 x, out, np.uint64(0) if mask is None else mask, np.uint64(x.size), *plane,
-                np.uint32(threshold), x.dtype.type(divisor), np.uint64(generator.seed),
-                np.uint64(offset), kept, _vector(x)))
+                np.uint32(threshold), x.dtype.type(divisor), *stream, kept, _vector(x)))
         return out, saved, kept
 
     def backward(self, g: Any, saved: Any, divisor: float) -> Any:
@@ -161,19 +189,19 @@ class CupyDropoutKernels(DropoutKernels):
         kernel, plane = "td_dropout_backward_regen", ()
         if isinstance(saved, RegeneratedChannelMask):
             kernel, plane = "td_dropout2d_backward_regen", (np.uint64(_plane(g)),)
+        suffix, stream = _stream_arguments(saved.draw, self.backend)
         g = cupy.ascontiguousarray(g)
         dx = cupy.empty_like(g)
         if g.size:
-            self.backend.launch(g.dtype.name, kernel, g.size, (
+            self.backend.launch(g.dtype.name, kernel + suffix, g.size, (
                 g, dx, np.uint64(g.size), *plane, np.uint32(saved.threshold),
-                g.dtype.type(divisor), np.uint64(saved.seed), np.uint64(saved.offset),
-                _vector(g)))
+                g.dtype.type(divisor), *stream, _vector(g)))
         return dx
 
     def mask(self, saved: Any) -> Any:
         if not isinstance(saved, RegeneratedMask):
             return saved
-        return self.keep_mask(saved.shape, saved.threshold, saved.seed, saved.offset)
+        return self.drawn_mask(saved.shape, saved.threshold, saved.draw)
 
     def masked_scale(self, x: Any, mask: Any, divisor: float) -> Any:
         out = masked_scale(self.backend, x, mask, divisor)
@@ -181,12 +209,60 @@ class CupyDropoutKernels(DropoutKernels):
 
     def keep_mask(self, shape: tuple[int, ...], threshold: int, seed: int, offset: int) -> Any:
         """The boolean mask of the Philox stream at (``seed``, ``offset``): word < threshold."""
+        return self.drawn_mask(shape, threshold, Draw(seed, offset))
+
+    def drawn_mask(self, shape: tuple[int, ...], threshold: int, draw: Draw) -> Any:
+        """``keep_mask`` at ``draw`` (from the device position in a captured step)."""
+        suffix, stream = _stream_arguments(draw, self.backend)
         mask = cupy.empty(shape, dtype=bool)
         if mask.size:
-            self.backend.launch("float32", "td_keep_mask", mask.size, (
-                mask, np.uint64(mask.size), np.uint32(threshold), np.uint64(seed),
-                np.uint64(offset)))
+            self.backend.launch("float32", "td_keep_mask" + suffix, mask.size, (
+                mask, np.uint64(mask.size), np.uint32(threshold), *stream))
         return mask
+
+    def advance_position(self, position: Any, draws: int) -> None:
+        """Add ``draws`` to the device offset ``position[1]`` (a captured step's last kernel)."""
+        self.backend.launch("float32", "td_advance_offset", 1, (position, np.uint64(draws)))
+
+
+class CupyMatmulKernels(MatmulKernels):
+    """Products with a 2-D float32 or float64 right operand (what linear, conv and most matmul
+    calls are; the left operand may have batch dimensions) by cuBLAS called directly
+    (``cublas_direct``): they can be captured into a CUDA graph. Others go to ``cupy.matmul``,
+    which cannot be captured (a ``CaptureError`` then, saying so)."""
+
+    def __init__(self, backend: Any) -> None:
+        super().__init__(backend)
+        self._blas: DirectBlas | None = None
+
+    def matmul(self, a: Any, b: Any) -> Any:
+        if not (isinstance(a, cupy.ndarray) and isinstance(b, cupy.ndarray) and b.ndim == 2
+                and a.ndim >= 1 and a.dtype == b.dtype and a.dtype.name in GEMMS
+                and a.shape[-1] == b.shape[0]):
+            if getattr(self.backend, "capturing", False):
+                raise CaptureError(
+                    f"matmul of shapes {a.shape} and {b.shape}, dtypes {a.dtype} and {b.dtype} "
+                    f"inside td.jit on backend {self.backend.name!r}: only products with a 2-D "
+                    "float32 or float64 right operand of the left one's dtype are captured "
+                    "(CuPy's matmul refuses stream capture); reshape or cast the operands, or "
+                    "call the function without td.jit")
+            return cupy.matmul(a, b)
+        if a.ndim == 2:  # as it is: a transposed view is read transposed, not copied
+            return self.blas().matmul(a, b)
+        out = self.blas().matmul(cupy.reshape(a, (-1, a.shape[-1])), b)
+        return cupy.reshape(out, (*a.shape[:-1], b.shape[1]))
+
+    def blas(self) -> DirectBlas:
+        """The cuBLAS caller on CuPy's handle for this device (made on first use)."""
+        if self._blas is None:
+            handle = cupy.cuda.device.get_cublas_handle()  # loads cuBLAS
+            path = loaded_library("libcublas.so") or ctypes.util.find_library("cublas")
+            if path is None:
+                raise RuntimeError("backend 'cupy': cuBLAS is not among the loaded libraries")
+            workspace = cupy.empty((WORKSPACE_BYTES,), dtype=cupy.uint8)
+            self._blas = DirectBlas(ctypes.CDLL(path), handle, workspace, cupy,
+                                    lambda: cupy.cuda.get_current_stream().ptr)
+        return self._blas
 
 
 def launches_conv_kernels(backend: Any) -> bool:
@@ -413,4 +489,5 @@ class CupyShapeKernels(ShapeKernels):
 
 
 FAMILIES = {cls.family: cls for cls in (CupyActivationKernels, CupyConvKernels,
-                                        CupyDropoutKernels, CupyPoolKernels, CupyShapeKernels)}
+                                        CupyDropoutKernels, CupyMatmulKernels, CupyPoolKernels,
+                                        CupyShapeKernels)}

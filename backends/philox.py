@@ -12,12 +12,19 @@ on its own. The CuPy backend's fused dropout kernel and this module draw the sam
 Each draw advances the generator's offset by one. ``PhiloxGenerator`` draws these masks with
 NumPy, so a CPU run reproduces a GPU run's masks bit for bit (slower than the NumPy backend's
 own generator: use it for parity, teaching and debugging).
+
+A step captured by ``td.jit`` and replayed cannot take its offsets from the host: the graph
+replays the arguments it was captured with. So while capturing, a draw is a ``Draw`` whose
+kernels read (seed, offset) from the generator's ``device_position`` (a 2-element uint64 array
+of its backend) plus the draw's ``delta`` in the step, and the step ends by adding its number of
+draws to the device offset. The host keeps count (``replayed``), so eager draws after replays
+continue the same stream: k replays draw exactly what k eager steps would.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -73,6 +80,17 @@ def dropout_mask(seed: int, offset: int, shape: tuple[int, ...], keep: float) ->
     return (words < keep_threshold(keep)).reshape(shape)
 
 
+class Draw(NamedTuple):
+    """Where one dropout call draws: the stream at (``seed``, ``offset``); while a step is
+    captured also ``position`` (the generator's device array) and ``delta`` (offset minus the
+    step's first offset), which captured kernels read instead; both None eagerly."""
+
+    seed: int
+    offset: int
+    position: Any = None
+    delta: int | None = None
+
+
 class PhiloxStreamGenerator(Generator):
     """A generator whose dropout masks are the Philox stream at (seed, offset); ``seed`` and
     ``offset`` are its whole mask state. Subclasses say where the masks are drawn
@@ -88,6 +106,58 @@ class PhiloxStreamGenerator(Generator):
         self.seed, self.offset = seed, 0
         self.rng = self.value_generator(seed)
         return self
+
+    # A captured step's draws read the generator's position from this device array, whose
+    # address never changes; ``_holds`` is the (seed, offset) it holds once queued work is done.
+    _position: Any = None
+    _holds: tuple[int, int] | None = None
+    capture_start: int | None = None  # the offset a step being captured started at
+
+    def device_position(self) -> Any:
+        """The array (seed, next offset), uint64 on this generator's backend, written first if
+        eager draws or a new seed moved the host past what it holds."""
+        if self._position is None:
+            self._position = self.xp.zeros((2,), dtype=self.xp.uint64)
+        if self._holds != (self.seed, self.offset):
+            self._position[...] = self.xp.asarray(
+                np.array([self.seed, self.offset], dtype=np.uint64))
+            self._holds = (self.seed, self.offset)
+        return self._position
+
+    def begin_capture(self) -> Any:
+        """Start capturing a step: later draws are ``Draw``s relative to the device position
+        (returned, up to date) until ``end_capture``."""
+        if self.capture_start is not None:
+            raise RuntimeError("Philox generator: a capture is already in progress")
+        position = self.device_position()
+        self.capture_start = self.offset
+        return position
+
+    def end_capture(self) -> int:
+        """Stop capturing; the number of draws the step makes. Nothing captured has run yet,
+        so the host offset goes back to the step's start (``replayed`` moves it on)."""
+        start, self.capture_start = self.capture_start, None
+        if start is None:
+            raise RuntimeError("Philox generator: end_capture without begin_capture")
+        draws, self.offset = self.offset - start, start
+        return draws
+
+    def replayed(self, draws: int) -> None:
+        """A captured step of ``draws`` draws ran once on the device, from the device position
+        (which ``device_position`` had brought up to date): host and device both move on."""
+        if self._holds != (self.seed, self.offset):
+            raise RuntimeError("Philox generator: a step was replayed from a stale device "
+                               "position (call device_position() before each replay)")
+        self.offset += draws
+        self._holds = (self.seed, self.offset)
+
+    def take_draw(self) -> Draw:
+        """The next draw (advancing the offset by one): eager, or relative to the device
+        position while a step is captured."""
+        offset = self.take_offset()
+        if self.capture_start is None:
+            return Draw(self.seed, offset)
+        return Draw(self.seed, offset, self._position, offset - self.capture_start)
 
     def value_generator(self, seed: int) -> Any:
         """The generator behind ``uniform`` and ``normal`` (NumPy's or CuPy's Generator API)."""
