@@ -17,6 +17,7 @@ import numpy as np
 from .base import Backend, BackendUnavailableError
 from .capture import host_read_error
 from .cuda_conv_source import CONV_KERNEL_NAMES, conv_kernel_source
+from .cuda_fused_source import FUSED_KERNEL_NAMES, fused_kernel_source
 from .cuda_source import KERNEL_NAMES, kernel_source
 from .generator import keep_threshold
 from .numpy_backend import native_byte_order
@@ -29,7 +30,8 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 BLOCK = 256  # threads per block; each thread takes 4 elements per step of its grid-stride loop
 # The CUDA modules: the kernels each defines, and its source for a dtype name.
-SOURCES = ((KERNEL_NAMES, kernel_source), (CONV_KERNEL_NAMES, conv_kernel_source))
+SOURCES = ((KERNEL_NAMES, kernel_source), (CONV_KERNEL_NAMES, conv_kernel_source),
+           (FUSED_KERNEL_NAMES, fused_kernel_source))
 
 
 def unavailable_reason() -> str | None:

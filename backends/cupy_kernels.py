@@ -19,6 +19,7 @@ from .capture import CaptureError
 from .cublas_direct import GEMMS, WORKSPACE_BYTES, DirectBlas, loaded_library
 from .cuda_conv_source import CONV_KERNEL_NAMES
 from .cuda_source import CTYPES
+from .cupy_fused_kernels import fused_families
 from .generator import keep_threshold
 from .kernels import (
     ActivationKernels,
@@ -488,6 +489,7 @@ class CupyShapeKernels(ShapeKernels):
         return target
 
 
-FAMILIES = {cls.family: cls for cls in (CupyActivationKernels, CupyConvKernels,
-                                        CupyDropoutKernels, CupyMatmulKernels, CupyPoolKernels,
-                                        CupyShapeKernels)}
+FAMILIES = {**{cls.family: cls for cls in (CupyActivationKernels, CupyConvKernels,
+                                           CupyDropoutKernels, CupyMatmulKernels,
+                                           CupyPoolKernels, CupyShapeKernels)},
+            **fused_families(CupyActivationKernels)}

@@ -31,26 +31,65 @@ from typing import Any
 import numpy as np
 
 from tinygrad_drop.backends.cuda_conv_source import CONV_KERNEL_NAMES
+from tinygrad_drop.backends.cuda_fused_source import FUSED_KERNEL_NAMES
 from tinygrad_drop.backends.cuda_source import KERNEL_NAMES
+from tinygrad_drop.backends.kernels import portable_kernels
 from tinygrad_drop.backends.numpy_backend import NumpyBackend
 
 HOST_PRELUDE = r"""
+#include <cmath>
+#include <condition_variable>
 #include <cstddef>
+#include <mutex>
+#include <thread>
+#include <vector>
 #define __device__
 #define __global__
 #define __forceinline__ inline
 #define __restrict__ __restrict
 #define __align__(n) __attribute__((aligned(n)))
+#define __shared__ static
 struct td_dim3 { unsigned int x; };
-static td_dim3 threadIdx = {0}, blockIdx = {0}, blockDim = {1}, gridDim = {1};
+/* Each thread of a block is a host thread (threadIdx its own); blocks run one after another. */
+static thread_local td_dim3 threadIdx = {0};
+static td_dim3 blockIdx = {0}, blockDim = {1}, gridDim = {1};
 static inline unsigned int __umulhi(unsigned int a, unsigned int b) {
     return (unsigned int)(((unsigned long long)a * b) >> 32);
 }
-/* One-thread warps: no other lane contributes to a shuffle. */
+/* One-thread warps: no other lane contributes to a shuffle (kernels that shuffle run with
+   one-thread blocks). */
 static inline unsigned int __shfl_down_sync(unsigned int, unsigned int, int) { return 0; }
 static inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
-    unsigned long long old = *p; *p += v; return old;
+    return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
 }
+static inline unsigned int atomicAdd(unsigned int* p, unsigned int v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+}
+static inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+/* The block's barrier: every thread of the block waits until all have arrived. */
+static std::mutex td_barrier_mutex;
+static std::condition_variable td_barrier_wake;
+static unsigned int td_barrier_waiting = 0, td_barrier_round = 0;
+static inline void __syncthreads() {
+    if (blockDim.x == 1) return;
+    std::unique_lock<std::mutex> lock(td_barrier_mutex);
+    unsigned int round = td_barrier_round;
+    if (++td_barrier_waiting == blockDim.x) {
+        td_barrier_waiting = 0;
+        ++td_barrier_round;
+        td_barrier_wake.notify_all();
+    } else {
+        td_barrier_wake.wait(lock, [round] { return round != td_barrier_round; });
+    }
+}
+/* Round-to-nearest arithmetic (CUDA's intrinsics that never contract into an FMA); x86-64's
+   baseline has no FMA for the host compiler to contract into. */
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline double __dadd_rn(double a, double b) { return a + b; }
+static inline float __fsub_rn(float a, float b) { return a - b; }
+static inline double __dsub_rn(double a, double b) { return a - b; }
 """
 
 # Runs a kernel over ``blocks`` one-thread blocks, in order.
@@ -156,6 +195,75 @@ void host_avg_pool_backward(ui blocks, const T* g, T* dx, ull planes, ui h, ui w
 """
 
 
+# The fused layer kernels (``cuda_fused_source.py``), over ``blocks`` blocks of ``td_threads``
+# threads (``host_set_threads``): each thread a host thread, the block's barrier a real one.
+FUSED_HOST_LAUNCHERS = r"""
+typedef unsigned long long ull;
+static unsigned int td_threads = 1;
+#define TD_BLOCKS(blocks, call) do { gridDim.x = (blocks); blockDim.x = td_threads; \
+    for (unsigned int td_block = 0; td_block < (blocks); ++td_block) { \
+        blockIdx.x = td_block; \
+        if (td_threads == 1) { call; continue; } \
+        std::vector<std::thread> td_pool; \
+        for (unsigned int td_t = 0; td_t < td_threads; ++td_t) \
+            td_pool.emplace_back([&, td_t] { threadIdx.x = td_t; call; }); \
+        for (std::thread& td_each : td_pool) td_each.join(); } \
+    blockDim.x = 1; } while (0)
+extern "C" {
+void host_set_threads(unsigned int threads) { td_threads = threads; }
+void host_relu_forward(unsigned int blocks, const T* x, T* y, unsigned char* mask, ull n) {
+    TD_BLOCKS(blocks, td_relu_forward(x, y, mask, n));
+}
+void host_bias_add(unsigned int blocks, T* y, const T* bias, ull rows, ull cols) {
+    TD_BLOCKS(blocks, td_bias_add(y, bias, rows, cols));
+}
+void host_channel_sums(unsigned int blocks, const T* x, T* out, ull outer, ull channels,
+                       ull inner) {
+    TD_BLOCKS(blocks, td_channel_sums(x, out, outer, channels, inner));
+}
+void host_bn_forward(unsigned int blocks, const T* x, T* y, T* mean_out, T* inv_out,
+                     const T* weight, const T* bias, const T* running_mean,
+                     const T* running_var, T* new_mean, T* new_var, ull outer, ull channels,
+                     ull inner, T eps, double momentum, int batch_stats) {
+    TD_BLOCKS(blocks, td_bn_forward(x, y, mean_out, inv_out, weight, bias, running_mean,
+                                    running_var, new_mean, new_var, outer, channels, inner, eps,
+                                    momentum, batch_stats));
+}
+void host_bn_backward(unsigned int blocks, const T* g, const T* x, const T* mean_in,
+                      const T* inv_in, const T* weight, T* gx, T* gw, T* gb, ull outer,
+                      ull channels, ull inner, int batch_stats) {
+    TD_BLOCKS(blocks, td_bn_backward(g, x, mean_in, inv_in, weight, gx, gw, gb, outer,
+                                     channels, inner, batch_stats));
+}
+void host_cross_entropy_forward(unsigned int blocks, const T* z, const long long* target,
+                                T* loss, T* stats, T* count_out, long long* record,
+                                long long site, long long ignore, ull rows, ull classes,
+                                int mean) {
+    TD_BLOCKS(blocks, td_cross_entropy_forward(z, target, loss, stats, count_out, record, site,
+                                               ignore, rows, classes, mean));
+}
+void host_cross_entropy_backward(unsigned int blocks, const T* z, const long long* target,
+                                 const T* stats, const T* g, const T* count, T* grad,
+                                 long long ignore, ull rows, ull classes, int mean) {
+    TD_BLOCKS(blocks, td_cross_entropy_backward(z, target, stats, g, count, grad, ignore, rows,
+                                                classes, mean));
+}
+void host_sgd_multi(unsigned int blocks, tdf_slots slots, unsigned int count,
+                    unsigned int first, T lr, T momentum, T weight_decay, int nesterov) {
+    TD_BLOCKS(blocks, td_sgd_multi(slots, count, first, lr, momentum, weight_decay, nesterov));
+}
+void host_adam_multi(unsigned int blocks, tdf_slots slots, unsigned int count, double lr,
+                     double beta1, double beta2, T eps, T weight_decay, unsigned int* ticket) {
+    TD_BLOCKS(blocks, td_adam_multi(slots, count, lr, beta1, beta2, eps, weight_decay, ticket));
+}
+void host_adadelta_multi(unsigned int blocks, tdf_slots slots, unsigned int count, T lr,
+                         double rho, T eps, T weight_decay) {
+    TD_BLOCKS(blocks, td_adadelta_multi(slots, count, lr, rho, eps, weight_decay));
+}
+}
+"""
+
+
 def host_compiler() -> str | None:
     """A C++ compiler on PATH, or None."""
     return shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
@@ -170,8 +278,8 @@ def compile_on_host(source: str, workdir: str, name: str,
     path = os.path.join(workdir, name)
     with open(path + ".cpp", "w") as f:
         f.write(HOST_PRELUDE + source + launchers)
-    result = subprocess.run([compiler, "-O1", "-std=c++17", "-shared", "-fPIC", "-Wall",
-                             "-Wno-unknown-pragmas", "-o", path + ".so", path + ".cpp"],
+    result = subprocess.run([compiler, "-O1", "-std=c++17", "-shared", "-fPIC", "-pthread",
+                             "-Wall", "-Wno-unknown-pragmas", "-o", path + ".so", path + ".cpp"],
                             capture_output=True, text=True)
     assert result.returncode == 0, f"host compile failed:\n{result.stderr}"
     return ctypes.CDLL(path + ".so")
@@ -271,45 +379,64 @@ def host_cupy(array_type: type = HostDeviceArray) -> types.ModuleType:
     return fake
 
 
-def load_cupy_kernels(fake_cupy: types.ModuleType, name: str) -> types.ModuleType:
-    """A fresh copy of ``backends/cupy_kernels.py`` (module ``name``) bound to ``fake_cupy``;
-    ``sys.modules`` is left as it was."""
-    path = importlib.util.find_spec("tinygrad_drop.backends.cupy_kernels").origin
+def load_cupy_kernels(fake_cupy: types.ModuleType, name: str,
+                      module: str = "cupy_kernels") -> types.ModuleType:
+    """A fresh copy of ``backends/<module>.py`` (``cupy_kernels`` by default, or
+    ``cupy_fused_kernels``), as module ``name``, bound to ``fake_cupy``; ``sys.modules`` is
+    left as it was. Over ``np.ndarray`` arrays (no ``.data.ptr``) it takes addresses from
+    ``.ctypes.data``."""
+    path = importlib.util.find_spec(f"tinygrad_drop.backends.{module}").origin
     saved = {key: sys.modules.get(key) for key in ("cupy", name)}
     sys.modules["cupy"] = fake_cupy
     try:
         spec = importlib.util.spec_from_file_location(name, path)
-        module = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        loaded = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
     finally:
         for key, value in saved.items():
             if value is None:
                 sys.modules.pop(key, None)
             else:
                 sys.modules[key] = value
-    return module
+    if fake_cupy.ndarray is np.ndarray and hasattr(loaded, "address"):
+        loaded.address = lambda array: array.ctypes.data
+    return loaded
 
 
 class HostLauncher:
     """``launch`` as the CuPy backend's, run by the host-compiled kernels (``libraries``:
-    dtype name -> CDLL) over ``blocks`` one-thread blocks; ``launches`` lists the kernels run,
-    ``kernel_names`` those the libraries have, as the backend lists what it compiles. Kernel
-    arguments must be arrays of ``array_type`` (C-contiguous: the kernels index them flat) or
-    NumPy scalars of the C types CuPy passes."""
+    dtype name -> a CDLL, or a tuple of them, one per CUDA source) over ``blocks`` blocks of
+    ``threads`` threads (one, except for the fused kernels, whose launchers take any count);
+    ``launches`` lists the kernels run, ``kernel_names`` those the libraries have, as the
+    backend lists what it compiles. Kernel arguments must be arrays of ``array_type``
+    (C-contiguous: the kernels index them flat), NumPy scalars of the C types CuPy passes, or
+    structured scalars (structures by value)."""
 
     array_type: type = HostDeviceArray
 
-    def __init__(self, libraries: dict[str, ctypes.CDLL], blocks: int) -> None:
-        self.libraries, self.blocks = libraries, blocks
+    def __init__(self, libraries: dict[str, Any], blocks: int, threads: int = 1) -> None:
+        self.libraries = {dtype: libs if isinstance(libs, tuple) else (libs,)
+                          for dtype, libs in libraries.items()}
+        self.blocks, self.threads = blocks, threads
         self.launches: list[str] = []
         self.kernel_names = tuple(
-            name for name in KERNEL_NAMES + CONV_KERNEL_NAMES
-            if all(hasattr(lib, "host_" + name.removeprefix("td_")) for lib in libraries.values()))
+            name for name in KERNEL_NAMES + CONV_KERNEL_NAMES + FUSED_KERNEL_NAMES
+            if all(self._host(dtype, name) for dtype in self.libraries))
+
+    def _host(self, dtype_name: str, kernel: str) -> Any:
+        """The host launcher of ``kernel`` for ``dtype_name`` and its library, or None."""
+        for lib in self.libraries[dtype_name]:
+            host = getattr(lib, "host_" + kernel.removeprefix("td_"), None)
+            if host is not None:
+                return host, lib
+        return None
 
     def launch(self, dtype_name: str, kernel: str, n: int, args: tuple) -> None:
         """Run ``kernel`` (td_X, through the launcher host_X) with CuPy's argument types."""
         self.launches.append(kernel)
-        host = getattr(self.libraries[dtype_name], "host_" + kernel.removeprefix("td_"))
+        host, lib = self._host(dtype_name, kernel)
+        if hasattr(lib, "host_set_threads"):
+            lib.host_set_threads(ctypes.c_uint32(self.threads))
         host(ctypes.c_uint32(self.blocks), *(self._c_argument(a) for a in args))
 
     def _c_argument(self, value: Any) -> Any:
@@ -319,12 +446,25 @@ class HostLauncher:
             if not value.flags.c_contiguous:
                 raise ValueError(f"kernel argument of shape {value.shape} is not contiguous")
             return ctypes.c_void_p(value.ctypes.data)
+        if isinstance(value, np.void):  # a structure passed by value (CuPy passes its bytes)
+            return _by_value(value)
         c_types = {np.uint64: ctypes.c_uint64, np.uint32: ctypes.c_uint32,
-                   np.int32: ctypes.c_int, np.float32: ctypes.c_float,
+                   np.int64: ctypes.c_int64, np.int32: ctypes.c_int, np.float32: ctypes.c_float,
                    np.float64: ctypes.c_double}
         if type(value) not in c_types:
             raise TypeError(f"kernel argument {value!r} of type {type(value).__name__}")
         return c_types[type(value)](value)
+
+
+def _by_value(value: np.void) -> ctypes.Structure:
+    """A NumPy structured scalar of 8-byte words as a ctypes structure, passed by value."""
+    words = value.dtype.itemsize // 8
+    assert words * 8 == value.dtype.itemsize, "structures of 8-byte words only"
+
+    class Words(ctypes.Structure):
+        _fields_ = [("words", ctypes.c_uint64 * words)]
+
+    return Words.from_buffer_copy(value.tobytes())
 
 
 class HostLaunchBackend(HostLauncher):
@@ -357,3 +497,24 @@ class HostCupyBackend(HostLauncher, NumpyBackend):
         NumpyBackend.__init__(self)
         self.kernel_families = {**NumpyBackend.kernel_families,
                                 "conv": module.CupyConvKernels, "pool": module.CupyPoolKernels}
+
+
+class HostFusedBackend(HostLauncher, NumpyBackend):
+    """The NumPy backend with the CuPy backend's fused layer families (activation, linear,
+    norm, loss, optim: ``module`` is ``cupy_fused_kernels`` loaded against
+    ``host_cupy(np.ndarray)``; the activation family's other kernels ``activation``'s),
+    launched on the host over ``blocks`` blocks of ``threads`` threads. With
+    ``host_memory=False`` it checks as a device backend does: class targets on the device,
+    raised at the next host read."""
+
+    name = "fused-on-host"
+    array_type = np.ndarray
+
+    def __init__(self, module: types.ModuleType, libraries: dict[str, Any], blocks: int = 3,
+                 threads: int = 1, host_memory: bool = True,
+                 activation: type | None = None) -> None:
+        HostLauncher.__init__(self, libraries, blocks, threads)
+        NumpyBackend.__init__(self)
+        self.host_memory = host_memory
+        families = module.fused_families(activation or portable_kernels("activation"))
+        self.kernel_families = {**NumpyBackend.kernel_families, **families}

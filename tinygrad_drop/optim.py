@@ -1,8 +1,9 @@
-"""Optimizers with PyTorch's exact update formulas."""
+"""Optimizers with PyTorch's exact update formulas. A step updates every parameter and its state
+in place (the same arrays from one step to the next, as a replayed CUDA graph needs), through the
+backend's ``optim`` kernels (``backends/kernels.py``: all of a backend's parameters at once)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,11 +55,17 @@ class Optimizer:
 
     @no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient."""
+        """Update every parameter that has a gradient, in place: the parameters of each backend
+        together, through its ``optim`` kernels (on CuPy one launch for all of them)."""
+        groups: dict[int, tuple[Any, list[Tensor], list[Any]]] = {}
         for p in self.params:
             grad = p.grad
             if grad is not None:
-                p.data = self._update(p, grad.data)
+                group = groups.setdefault(id(p._backend), (p._backend, [], []))
+                group[1].append(p)
+                group[2].append(grad.data)
+        for backend, params, grads in groups.values():
+            self._step_all(backend.kernels("optim"), params, grads)
 
     def _state_of(self, p: Tensor) -> dict[str, Any]:
         """``p``'s state (made empty on first use), its arrays moved and cast to where ``p``
@@ -81,8 +88,9 @@ class Optimizer:
                     state[name] = be.xp.astype(value, dtype)
         return state
 
-    def _update(self, p: Tensor, grad: Any) -> Any:
-        """The parameter's new value from its gradient (and ``self._state_of(p)``)."""
+    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+        """Update ``params`` (of one backend, whose optim ``kernels`` these are) in place from
+        their gradient arrays ``grads``."""
         raise NotImplementedError
 
 
@@ -99,21 +107,12 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov momentum needs momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
 
-    def _update(self, p: Tensor, grad: Any) -> Any:
-        value = p.data
-        if self.weight_decay:
-            grad = grad + self.weight_decay * value
-        if self.momentum:
-            state = self._state_of(p)
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = p._backend.xp.asarray(grad, copy=True)  # never alias p.grad
-            else:
-                buf = self.momentum * buf + grad
-            state["momentum_buffer"] = buf
-            grad = grad + self.momentum * buf if self.nesterov else buf
-        value -= self.lr * grad  # in place: no new parameter array per step
-        return value
+    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+        # plain SGD keeps no state: nothing made per parameter
+        states = ([self._state_of(p) for p in params] if self.momentum
+                  else [None] * len(params))
+        kernels.sgd([p.data for p in params], grads, states, self.lr, self.momentum,
+                    self.weight_decay, self.nesterov)
 
 
 class Adam(Optimizer):
@@ -133,19 +132,9 @@ class Adam(Optimizer):
                 raise ValueError(f"Adam: betas[{i}] must be in [0, 1), got {beta!r}")
         self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
 
-    def _update(self, p: Tensor, grad: Any) -> Any:
-        b1, b2 = self.betas
-        state = self._state_of(p)
-        value = p.data
-        if self.weight_decay:
-            grad = grad + self.weight_decay * value
-        step = state["step"] = state.get("step", 0) + 1
-        m = state.get("exp_avg", 0.0)
-        m = state["exp_avg"] = m + (1 - b1) * (grad - m)  # PyTorch's lerp form
-        v = state["exp_avg_sq"] = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * grad * grad
-        denom = p._backend.xp.sqrt(v) / math.sqrt(1 - b2 ** step) + self.eps
-        value -= (self.lr / (1 - b1 ** step)) * (m / denom)
-        return value
+    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+        kernels.adam([p.data for p in params], grads, [self._state_of(p) for p in params],
+                     self.lr, self.betas, self.eps, self.weight_decay)
 
 
 class Adadelta(Optimizer):
@@ -167,34 +156,6 @@ class Adadelta(Optimizer):
             raise ValueError(f"Adadelta: rho must be in [0, 1], got {rho!r}")
         self.rho, self.eps, self.weight_decay = rho, eps, weight_decay
 
-    def _update(self, p: Tensor, grad: Any) -> Any:
-        xp, rho, eps = p._backend.xp, self.rho, self.eps
-        state = self._state_of(p)
-        value = p.data
-        if self.weight_decay:
-            grad = grad + self.weight_decay * value
-        square_avg = state.get("square_avg")
-        if square_avg is None:
-            square_avg = state["square_avg"] = xp.zeros_like(value)
-            state["acc_delta"] = xp.zeros_like(value)
-        acc_delta = state["acc_delta"]
-        state["step"] = state.get("step", 0) + 1
-        # The state arrays are the optimizer's own, so they are updated in place, and each
-        # temporary is made once and then worked on in place: a 9216x128 layer has no array
-        # to spare (grad may be p.grad's array and is never written). Products in PyTorch's
-        # order, (1 - rho) * g * g, so that float64 agrees to the last bits.
-        scaled = grad * (1 - rho)
-        scaled *= grad
-        square_avg *= rho
-        square_avg += scaled
-        delta = xp.sqrt(acc_delta + eps)
-        delta /= xp.sqrt(square_avg + eps)
-        delta *= grad
-        scaled = delta * (1 - rho)
-        scaled *= delta
-        acc_delta *= rho
-        acc_delta += scaled
-        if self.lr != 1.0:  # the seed's lr is 1: no multiply
-            delta *= self.lr
-        value -= delta
-        return value
+    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+        kernels.adadelta([p.data for p in params], grads, [self._state_of(p) for p in params],
+                         self.lr, self.rho, self.eps, self.weight_decay)

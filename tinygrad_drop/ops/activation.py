@@ -27,9 +27,10 @@ class ReLU(Op):
     kernel_family = "activation"
 
     def forward(self, a: Any) -> Any:
-        out = self.backend.xp.maximum(a, 0)
-        if self.parents:  # only a recorded node needs the mask; out is 0, positive or NaN
-            self.saved = out != 0
+        # only a recorded node needs the mask (out != 0: out is 0, positive or NaN)
+        out, mask = self.kernels.relu(a, bool(self.parents))
+        if mask is not None:
+            self.saved = mask
         return out
 
     def backward(self, g: Any) -> tuple[Any]:

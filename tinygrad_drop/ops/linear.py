@@ -30,7 +30,7 @@ class Linear(Op):
         self.saved = (x, weight)
         out = xp.matmul(x, xp.matrix_transpose(weight))
         if bias is not None:
-            out += bias  # in place: the matmul output is ours
+            out = self.kernels.add_bias(out, bias)  # in place: the matmul output is ours
         return out
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:

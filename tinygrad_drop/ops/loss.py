@@ -17,6 +17,7 @@ from .loss_targets import (
     from_rows,
     kept_targets,
     mean_scale,
+    out_of_range,
     reduce,
     to_rows,
 )
@@ -89,25 +90,20 @@ class CrossEntropy(_ClassLoss):
     name = "cross_entropy"
     label_smoothing: float = 0.0
 
+    kernel_family = "loss"
+
     def forward(self, logits: Any, target: Any, weight: Any = None) -> Any:
         xp = self.backend.xp
         probabilities = (target.shape == logits.shape
                          and native_category(target.dtype) == 2)
+        self.plain = not (probabilities or weight is not None or self.label_smoothing)
+        if self.plain:
+            return self.plain_forward(logits, target)
         z = self.prepare(logits, target, weight, probabilities)
         shifted = z - xp.max(z, axis=1, keepdims=True)
-        log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-        out_shape = class_target_shape(logits.shape)
-        self.plain = not (probabilities or self.kept is not None or weight is not None
-                          or self.label_smoothing)
+        log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
         if probabilities:
-            return self.soft_forward(shifted - log_norm, target, weight, logits.shape)
-        if self.plain:
-            # the common case, as fast as it can be: no mask, no weights, no smoothing
-            picked = xp.take_along_axis(shifted, xp.reshape(target, (-1, 1)), axis=1)
-            losses = xp.reshape(log_norm - picked, (-1,))
-            self.saved = (shifted - log_norm, target, None, None, None, None, logits.shape)
-            return self.finish(losses, None, None, out_shape)
-        log_probs = shifted - log_norm
+            return self.soft_forward(log_probs, target, weight, logits.shape)
         t, picked, row_w, keep, count = self.picked(log_probs, target, weight)
         losses = -picked if row_w is None else -(picked * row_w)
         e = self.label_smoothing
@@ -115,7 +111,34 @@ class CrossEntropy(_ClassLoss):
             spread = log_probs if weight is None else log_probs * weight
             losses = (1 - e) * losses - (e / z.shape[1]) * xp.sum(spread, axis=1)
         self.saved = (log_probs, t, weight, row_w, keep, count, logits.shape)
-        return self.finish(losses, keep, count, out_shape)
+        return self.finish(losses, keep, count, class_target_shape(logits.shape))
+
+    def plain_forward(self, logits: Any, target: Any) -> Any:
+        """The common case, class indices without weights or smoothing: the backend's
+        ``loss`` kernels (on CuPy one launch each way). Where reading is free the targets are
+        checked at once; on a device the kernel leaves bad ones out and records one, raised at
+        the next host read."""
+        xp, where = self.backend.xp, self.name
+        check_class_input(where, xp, logits, target, None, False)
+        self.soft = False
+        classes = logits.shape[0 if logits.ndim == 1 else 1]
+        ignore, record = self.ignore_index, None
+        if self.backend.host_memory:
+            if kept_targets(where, self.backend, target, classes, self.ignore_index) is None:
+                ignore = None  # every target counts: nothing to mask
+        elif target.size:
+            record = xp.zeros((2,), dtype=xp.int64)
+        loss, saved = self.kernels.cross_entropy(to_rows(xp, logits), xp.reshape(target, (-1,)),
+                                                 self.reduction, ignore, record)
+        self.saved = (saved, logits.shape)
+        if record is not None:
+            ignore_index = self.ignore_index
+            self.backend.checks.require(
+                record[0] != 0, record[1], ("class target", where, classes, ignore_index),
+                lambda value: out_of_range(where, value, classes, ignore_index))
+        if self.reduction == "none":
+            return xp.reshape(loss, class_target_shape(logits.shape))
+        return loss
 
     def soft_forward(self, log_probs: Any, target: Any, weight: Any,
                      shape: tuple[int, ...]) -> Any:
@@ -132,13 +155,13 @@ class CrossEntropy(_ClassLoss):
 
     def backward(self, g: Any) -> tuple[Any, Any, None]:
         xp = self.backend.xp
+        if self.plain:
+            saved, shape = self.saved
+            return from_rows(xp, self.kernels.cross_entropy_backward(g, saved), shape), None, None
         log_probs, t, weight, row_w, keep, count, shape = self.saved
         rows, classes = log_probs.shape
         scale = self.row_scale(g, rows, count)
         probs = xp.exp(log_probs)
-        if self.plain:  # the common case: softmax minus the one-hot target
-            grad = (probs - xp.astype(self.onehot(t, classes), probs.dtype)) * scale
-            return from_rows(xp, grad, shape), None, None
         grad_target = None
         if self.soft:  # class probabilities: t holds them, weighted
             grad = (probs * xp.sum(t, axis=1, keepdims=True) - t) * scale
