@@ -34,7 +34,11 @@ def trainer(backend, optimizer="sgd", dropout=(0.0,)):
     opt = {"sgd": lambda: optim.SGD(params, lr=0.1, momentum=0.9),
            "adam": lambda: optim.Adam(params, lr=0.01),
            "adadelta": lambda: optim.Adadelta(params)}[optimizer]()
+    return model, opt, training_step(model, opt)
 
+
+def training_step(model, opt):
+    """``step(x, y) -> loss``: forward, cross-entropy, backward, optimizer step."""
     def step(x, y):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), y)
@@ -42,7 +46,7 @@ def trainer(backend, optimizer="sgd", dropout=(0.0,)):
         opt.step()
         return loss
 
-    return model, opt, step
+    return step
 
 
 def on(backend, data):
@@ -284,15 +288,7 @@ def test_gpu_founding_mlp_with_sgd_learns_under_jit(gpu):
     centres = rng.standard_normal((10, 784)).astype(np.float32)
     labels = rng.integers(0, 10, 256 * 20)
     images = centres[labels] + 0.5 * rng.standard_normal((labels.size, 784)).astype(np.float32)
-
-    @jit
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = jit(training_step(model, opt))
     losses = [step(Tensor(images[i:i + 256], backend="cupy"),
                    Tensor(labels[i:i + 256], backend="cupy")).item()
               for i in range(0, labels.size, 256)]
