@@ -143,3 +143,35 @@ def test_state_follows_a_parameter_cast_after_stepping(backend):
             w.data = w._backend.xp.astype(w.data, w._backend.dtype("float32"))
     assert w.dtype == "float32" and host(w).tolist() == [-0.5, 1.0]
     assert opt.state[id(w)]["momentum_buffer"].dtype == w.data.dtype
+
+
+IN_PLACE = [lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+            lambda p: optim.Adam(p, lr=0.01, weight_decay=0.1),
+            lambda p: optim.Adadelta(p, lr=0.5, weight_decay=0.01)]
+
+
+@pytest.mark.parametrize("make", IN_PLACE, ids=["SGD", "Adam", "Adadelta"])
+def test_parameters_and_state_arrays_keep_their_identity_across_steps(make, backend, rng):
+    """Every step after the first updates the same arrays (a replayed CUDA graph reads and
+    writes fixed addresses), and the values still follow PyTorch's."""
+    torch = pytest.importorskip("torch")
+    w0, x = rng.standard_normal((4, 3)), rng.standard_normal((6, 4))
+    w, wt = tensor(w0, backend, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    ours = make([w])
+    theirs = {"SGD": lambda: torch.optim.SGD([wt], lr=0.1, momentum=0.9, nesterov=True,
+                                             weight_decay=0.01),
+              "Adam": lambda: torch.optim.Adam([wt], lr=0.01, weight_decay=0.1),
+              "Adadelta": lambda: torch.optim.Adadelta([wt], lr=0.5, weight_decay=0.01),
+              }[type(ours).__name__]()
+    identities = []
+    for _ in range(4):
+        for opt, param, inputs in ((ours, w, tensor(x, backend)), (theirs, wt, torch.tensor(x))):
+            opt.zero_grad()
+            ((inputs @ param).tanh() ** 2).sum().backward()
+            opt.step()
+        arrays = {name: value for name, value in ours.state[id(w)].items()
+                  if hasattr(value, "shape")}
+        assert arrays, "no state arrays"
+        identities.append((id(w.data), {name: id(value) for name, value in arrays.items()}))
+    assert identities[1] == identities[2] == identities[3]
+    np.testing.assert_allclose(host(w), wt.detach().numpy(), rtol=1e-12, atol=1e-12)
