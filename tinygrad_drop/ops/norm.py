@@ -67,4 +67,6 @@ class BatchNorm(Op):
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
         saved, weight = self.saved
-        return self.kernels.backward(g, saved, weight, self.needs_input_grad)
+        given = len(self.needs_input_grad)  # weight and bias may be left out
+        need = (*self.needs_input_grad, False, False)[:3]
+        return self.kernels.backward(g, saved, weight, need)[:given]

@@ -1,0 +1,174 @@
+"""The CuPy backend's fused layer families (``backends/cupy_fused_kernels.py``) run through the
+real ops, autograd and optimizers on the CPU, without CuPy: the module is loaded against the
+stand-in ``cupy`` over NumPy and serves a NumPy backend whose launches go to the host-compiled
+CUDA source (``cuda_host.HostFusedBackend``). Checked: which kernel each op launches, the
+launches of a founding MLP step (and with batch normalisation), results against the NumPy
+backend, the device check of class targets, and in-place state. On a GPU,
+``test_cupy_parity.py`` runs the real thing."""
+
+import numpy as np
+import pytest
+from fused_host import compiled, device
+
+import tinygrad_drop as td
+import tinygrad_drop.nn.functional as F
+from tinygrad_drop import Tensor, optim
+from tinygrad_drop.ops.loss_targets import TargetOutOfRange
+from tinygrad_drop.ops.norm import BatchNorm
+
+NUMPY = td.backends.get("numpy")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return compiled(str(tmp_path_factory.mktemp("fused_host")))
+
+
+def mlp_params(backend, batchnorm=False, seed=0):
+    """The founding MLP's parameters, 784-256-256-10 (small weights, as ``models.mlp``)."""
+    rng = np.random.default_rng(seed)
+    shapes = [(256, 784), (256,), (256, 256), (256,), (10, 256), (10,)]
+    arrays = [rng.standard_normal(s) * 0.05 for s in shapes]
+    if batchnorm:
+        arrays += [np.ones(256), np.zeros(256), np.ones(256), np.zeros(256)]
+    return [Tensor(a.astype(np.float32), backend=backend, requires_grad=True) for a in arrays]
+
+
+def mlp_step(backend, params, opt, x, y, rates=(0.0, 0.0), running=None):
+    """One training step of the founding MLP (dropout ``rates``; batch norm with ``running``
+    statistics when given); the loss Tensor and the launches of each phase."""
+    launches = backend.launches if hasattr(backend, "launches") else []
+    phases = {}
+    launches.clear()
+    opt.zero_grad()
+    h = Tensor(x, backend=backend)
+    for layer, rate in enumerate(rates):
+        h = F.linear(h, params[2 * layer], params[2 * layer + 1])
+        if running is not None:
+            h = F.batch_norm(h, *running[2 * layer:2 * layer + 2], params[6 + 2 * layer],
+                             params[7 + 2 * layer], training=True)
+        h = F.relu(h)
+        if rate:
+            h = F.dropout(h, rate, training=True)
+    loss = F.cross_entropy(F.linear(h, params[4], params[5]), Tensor(y, backend=backend))
+    phases["forward"] = list(launches)
+    launches.clear()
+    loss.backward()
+    phases["backward"] = list(launches)
+    launches.clear()
+    opt.step()
+    phases["step"] = list(launches)
+    return loss, phases
+
+
+def batch(rows=64, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((rows, 784)).astype(np.float32), rng.integers(0, 10, rows)
+
+
+def test_founding_mlp_step_launches_one_fused_kernel_per_layer_and_matches_numpy(built):
+    dev = device(built, blocks=4, threads=8)
+    x, y = batch()
+    results = []
+    for backend in (dev, NUMPY):
+        params = mlp_params(backend)
+        opt = optim.SGD(params, lr=0.1, momentum=0.9)
+        for _ in range(2):
+            loss, phases = mlp_step(backend, params, opt, x, y)
+        results.append((loss.item(), [p.numpy() for p in params], phases))
+    (loss, values, phases), (ref_loss, ref_values, _) = results
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
+    for mine, theirs in zip(values, ref_values, strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+    assert phases == {
+        "forward": ["td_bias_add", "td_relu_forward", "td_bias_add", "td_relu_forward",
+                    "td_bias_add", "td_cross_entropy_forward"],
+        "backward": ["td_cross_entropy_backward", "td_channel_sums", "td_channel_sums",
+                     "td_channel_sums"],
+        "step": ["td_sgd_multi"]}
+
+
+def test_mlp_with_dropout_and_batch_norm_launches(built):
+    dev = device(built, blocks=3, threads=4)
+    x, y = batch(32)
+    params = mlp_params(dev, batchnorm=True)
+    running = [Tensor(np.zeros(256, np.float32), backend=dev),
+               Tensor(np.ones(256, np.float32), backend=dev)] * 2
+    running = [Tensor(r.numpy(), backend=dev) for r in running]  # four distinct buffers
+    opt = optim.Adam(params, lr=1e-3)
+    _, phases = mlp_step(dev, params, opt, x, y, rates=(0.2, 0.5), running=running)
+    assert phases["forward"] == ["td_bias_add", "td_bn_forward", "td_relu_forward"] * 2 + [
+        "td_bias_add", "td_cross_entropy_forward"]
+    assert phases["backward"].count("td_bn_backward") == 2
+    assert phases["step"] == ["td_adam_multi"]
+    assert not np.array_equal(running[0].numpy(), np.zeros(256))  # updated
+
+
+def test_batch_norm_op_in_place_writes_the_running_arrays_it_was_given(built):
+    dev = device(built, blocks=2, threads=3)
+    rng = np.random.default_rng(2)
+    x = Tensor(rng.standard_normal((8, 3)), backend=dev, requires_grad=True)
+    running_mean, running_var = np.zeros(3), np.ones(3)
+    out, new_mean, new_var = BatchNorm.apply(x, training=True, momentum=0.1,
+                                             running_mean=running_mean,
+                                             running_var=running_var, in_place=True)
+    assert new_mean.data is running_mean and new_var.data is running_var
+    np.testing.assert_allclose(running_mean, 0.1 * x.numpy().mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(running_var, 0.9 + 0.1 * x.numpy().var(axis=0, ddof=1),
+                               rtol=1e-12)
+    out.sum().backward()
+    assert dev.launches == ["td_bn_forward", "td_bn_backward"]
+    np.testing.assert_allclose(x.grad.numpy(), 0, atol=1e-12)  # sum of a normalised batch
+
+
+def test_a_bad_target_on_a_device_backend_is_left_out_and_raised_at_the_next_read(built):
+    dev = device(built, blocks=2, threads=4, host_memory=False)
+    logits = Tensor(np.random.default_rng(3).standard_normal((4, 5)), backend=dev,
+                    requires_grad=True)
+    loss = F.cross_entropy(logits, Tensor(np.array([1, 9, 0, 4]), backend=dev))
+    assert dev.launches == ["td_cross_entropy_forward"]
+    loss.backward()
+    grad = dev.to_numpy(logits.grad.data)
+    assert not grad[1].any() and grad[0].any()
+    with pytest.raises(TargetOutOfRange, match="cross_entropy: target 9 is out of range for 5 "
+                                               "classes"):
+        loss.item()
+    good = F.cross_entropy(logits, Tensor(np.array([1, 2, 0, 4]), backend=dev), reduction="sum")
+    ref = F.cross_entropy(Tensor(logits.numpy()), Tensor(np.array([1, 2, 0, 4])),
+                          reduction="sum")
+    np.testing.assert_allclose(good.item(), ref.item(), rtol=1e-12)
+
+
+def test_host_memory_backends_still_raise_a_bad_target_at_once(built):
+    dev = device(built)
+    logits = Tensor(np.zeros((2, 3)), backend=dev)
+    with pytest.raises(TargetOutOfRange, match="target 3 is out of range for 3 classes"):
+        F.cross_entropy(logits, Tensor(np.array([0, 3]), backend=dev))
+    assert dev.launches == []
+
+
+@pytest.mark.parametrize("make", [lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+                                  lambda p: optim.Adam(p, lr=0.01, weight_decay=0.1),
+                                  lambda p: optim.Adadelta(p, lr=0.5)],
+                         ids=["SGD", "Adam", "Adadelta"])
+def test_optimizers_step_every_parameter_in_one_launch_with_state_kept_in_place(built, make):
+    dev = device(built, blocks=3, threads=2)
+    params = [Tensor(np.random.default_rng(i).standard_normal(s), backend=dev,
+                     requires_grad=True) for i, s in enumerate([(5, 4), (4,), (3, 5), (3,)])]
+    ref = [Tensor(p.numpy(), requires_grad=True) for p in params]
+    opts = make(params), make(ref)
+    identities = []
+    for _ in range(3):
+        for opt, ps in zip(opts, (params, ref), strict=True):
+            opt.zero_grad()
+            for i, p in enumerate(ps):
+                (p * p * (i + 1)).sum().backward()
+        dev.launches.clear()
+        for opt in opts:
+            opt.step()
+        assert len(dev.launches) == 1 and dev.launches[0].endswith("_multi")
+        identities.append([sorted((k, id(v)) for k, v in opts[0].state[id(p)].items()
+                                  if hasattr(v, "shape")) for p in params])
+    assert identities[1] == identities[2]
+    for mine, theirs in zip(params, ref, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # the same formulas
