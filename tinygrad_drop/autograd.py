@@ -30,6 +30,7 @@ _grad_mode = _GradMode()
 # Numbers recorded ops in the order they were made: an op is always made after the ops that
 # produced its inputs, so decreasing numbers are a valid order for backward (as in PyTorch).
 _creation_order = itertools.count()
+_NO_INPUT = object()  # apply's marker for a one-input op's absent second array
 
 
 def is_grad_enabled() -> bool:
@@ -190,7 +191,7 @@ class Op:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether a gradient flows to it (skip work for the others)."""
-        return tuple(parent is not None for parent in self.parents)
+        return tuple([parent is not None for parent in self.parents])  # a list: ~2x faster
 
     def attributes(self) -> dict[str, Any]:
         """The attributes worth showing in a drawing, an error or a repr: the declared ones
@@ -233,56 +234,44 @@ class Op:
                     and (not cls._required or cls._required <= attrs.keys())):
                 cls._refuse(attrs)
             op.__dict__.update(attrs)
-        # One pass over the inputs: their arrays and, while recording is on, the edges (to
-        # the producing op or the leaf itself, never to intermediate tensors) and metadata.
-        backend = tensor_type = xp = None
-        arrays: list[Any] = []
+        # The inputs' arrays and, while recording, the edges (to the producing op or the leaf
+        # itself, never to intermediate tensors) and metadata: spelled out for one or two
+        # Tensors, the common case (about 0.3 us less per op than the general loop).
         record = False
-        if _grad_mode.enabled:
-            parents: list[Any] = []
-            meta: list[Any] = []
-            for x in inputs:
-                if isinstance(x, TensorBase):
-                    data = x.data
-                    if backend is None:
-                        backend, tensor_type = x._backend, type(x)
-                        xp = backend.xp
-                    elif x._backend is not backend:
-                        cls._refuse_backends(backend, x._backend)
-                    arrays.append(data)
-                    if x.requires_grad:
-                        record = True
-                        parents.append(x.grad_fn or x)
-                    else:
-                        parents.append(None)
-                    meta.append((data.shape, data.dtype, xp, x.name))
-                else:
-                    arrays.append(x)
-                    parents.append(None)
-                    meta.append(None)
+        arrays = None
+        if (len(inputs) == 2 and isinstance(inputs[0], TensorBase)
+                and isinstance(inputs[1], TensorBase)):
+            x, y = inputs
+            backend, tensor_type = x._backend, type(x)
+            if y._backend is not backend:
+                cls._refuse_backends(backend, y._backend)
+            a, b = x.data, y.data
+            if (x.requires_grad or y.requires_grad) and _grad_mode.enabled:
+                record, xp = True, backend.xp
+                op.parents = ((x.grad_fn or x) if x.requires_grad else None,
+                              (y.grad_fn or y) if y.requires_grad else None)
+                op.input_meta = ((a.shape, a.dtype, xp, x.name), (b.shape, b.dtype, xp, y.name))
+        elif len(inputs) == 1 and isinstance(inputs[0], TensorBase):
+            (x,) = inputs
+            backend, tensor_type, a, b = x._backend, type(x), x.data, _NO_INPUT
+            if x.requires_grad and _grad_mode.enabled:
+                record = True
+                op.parents = (x.grad_fn or x,)
+                op.input_meta = ((a.shape, a.dtype, backend.xp, x.name),)
         else:
-            for x in inputs:
-                if isinstance(x, TensorBase):
-                    if backend is None:
-                        backend, tensor_type = x._backend, type(x)
-                    elif x._backend is not backend:
-                        cls._refuse_backends(backend, x._backend)
-                    arrays.append(x.data)
-                else:
-                    arrays.append(x)
+            backend, tensor_type, arrays, record = cls._gather(op, inputs)
         op.backend = backend
         if record:  # forward may consult needs_input_grad to save less
-            op.parents, op.input_meta = tuple(parents), tuple(meta)
             op.seq = next(_creation_order)
         else:
             op.parents = ()
         try:  # forward may change op.backend (.to()); a call without * is faster
-            if len(arrays) == 2:
-                out = op.forward(arrays[0], arrays[1])
-            elif len(arrays) == 1:
-                out = op.forward(arrays[0])
-            else:
+            if arrays is not None:
                 out = op.forward(*arrays)
+            elif b is _NO_INPUT:
+                out = op.forward(a)
+            else:
+                out = op.forward(a, b)
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
             if str(exc).startswith(f"{cls.name}:"):
                 raise
@@ -298,6 +287,40 @@ class Op:
         else:
             t.requires_grad, t.grad_fn = False, None
         return t
+
+    @classmethod
+    def _gather(cls, op: Op, inputs: tuple[Any, ...]) -> tuple[Any, type, list[Any], bool]:
+        """``apply``'s general case (Python numbers among the inputs, or three or more): the
+        backend, the Tensor class and the arrays, and whether the op is recorded (then its
+        edges and metadata are set on ``op``)."""
+        backend = tensor_type = xp = None
+        arrays: list[Any] = []
+        parents: list[Any] = []
+        meta: list[Any] = []
+        record = False
+        for x in inputs:
+            if isinstance(x, TensorBase):
+                data = x.data
+                if backend is None:
+                    backend, tensor_type = x._backend, type(x)
+                    xp = backend.xp
+                elif x._backend is not backend:
+                    cls._refuse_backends(backend, x._backend)
+                arrays.append(data)
+                if x.requires_grad:
+                    record = True
+                    parents.append(x.grad_fn or x)
+                else:
+                    parents.append(None)
+                meta.append((data.shape, data.dtype, xp, x.name))
+            else:
+                arrays.append(x)
+                parents.append(None)
+                meta.append(None)
+        record = record and _grad_mode.enabled
+        if record:
+            op.parents, op.input_meta = tuple(parents), tuple(meta)
+        return backend, tensor_type, arrays, record
 
     @classmethod
     def _refuse_backends(cls, first: Any, other: Any) -> None:
@@ -367,39 +390,34 @@ def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
     pending: dict[Op, Any] = {root.grad_fn: grad}
     for op in order:
         out_grad = pending.pop(op, None)
-        if out_grad is None:  # every path to it returned None: nothing flows through it
-            if not retain_graph:
-                op.saved, op.freed = None, True  # op.release(), inlined
-            continue
-        in_grads = op.backward(out_grad)
-        for parent, meta, g in zip(op.parents, op.input_meta, in_grads, strict=True):
-            if parent is None or g is None:
-                continue
-            if g.shape != meta[0]:
-                g = unbroadcast(meta[2], g, meta[0])
-            if g.dtype != meta[1]:
-                g = meta[2].astype(g, meta[1])
-            if isinstance(parent, Op):
-                if parent in pending:
-                    pending[parent] = pending[parent] + g
-                else:
-                    pending[parent] = g
-            elif parent.grad is None:
-                # Pass-through ops (add, reshape) hand the same array on; two leaves must not
-                # share it.
-                backend = parent._backend
-                g = (backend.xp.asarray(g, copy=True) if id(g) in delivered
-                     else backend.owned(g))
-                delivered.add(id(g))
-                parent.grad = parent._wrap(g, backend, False, None)
-            else:
-                parent.grad = parent._wrap(parent.grad.data + g, parent._backend, False, None)
+        if out_grad is not None:  # else every path to it returned None: nothing flows
+            in_grads = op.backward(out_grad)
+            for parent, meta, g in zip(op.parents, op.input_meta, in_grads, strict=True):
+                if parent is None or g is None:
+                    continue
+                shape, dtype, xp, _ = meta
+                if g.shape != shape:
+                    g = unbroadcast(xp, g, shape)
+                if g.dtype != dtype:
+                    g = xp.astype(g, dtype)
+                if isinstance(parent, Op):
+                    earlier = pending.get(parent)
+                    pending[parent] = g if earlier is None else earlier + g
+                elif parent.grad is None:
+                    _accumulate_leaf(parent, g, delivered)
+                else:  # _accumulate_leaf's second case, inlined: every step of training
+                    t = object.__new__(type(parent))
+                    t.data, t._backend = parent.grad.data + g, parent._backend
+                    t.requires_grad = False
+                    t.grad = t.grad_fn = t.name = None
+                    parent.grad = t
         if not retain_graph:
-            op.saved, op.freed = None, True
+            op.saved, op.freed = None, True  # release(), inlined: it runs for every op
 
 
 def _accumulate_leaf(leaf: TensorBase, grad: Any, delivered: set[int]) -> None:
     if leaf.grad is None:
+        # Pass-through ops (add, reshape) hand the same array on; two leaves must not share it.
         backend = leaf._backend
         grad = backend.xp.asarray(grad, copy=True) if id(grad) in delivered else backend.owned(grad)
         delivered.add(id(grad))
