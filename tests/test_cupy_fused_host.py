@@ -9,6 +9,7 @@ backend, the device check of class targets, and in-place state. On a GPU,
 import numpy as np
 import pytest
 from fused_host import compiled, device
+from op_counter import TALLY, CountingBackend
 
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
@@ -172,3 +173,23 @@ def test_optimizers_step_every_parameter_in_one_launch_with_state_kept_in_place(
     assert identities[1] == identities[2]
     for mine, theirs in zip(params, ref, strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # the same formulas
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_founding_mlp_step_asks_for_less_than_half_the_device_work(built, batchnorm):
+    """The array operations and launches (``op_counter``: each a kernel on CuPy) of a founding
+    MLP step with dropout 0.2/0.5, on a device-like backend: the fused families against the
+    portable ones. At this writing 31 against 81 (34 against 155 with batch norm)."""
+    counts = {}
+    for fused in (False, True):
+        dev = CountingBackend(*built, fused=fused)
+        params = mlp_params(dev, batchnorm=batchnorm)
+        running = ([Tensor(np.full(256, float(i % 2), np.float32), backend=dev)
+                    for i in range(4)] if batchnorm else None)
+        opt = optim.SGD(params, lr=0.1)
+        x, y = batch(16)
+        for _ in range(2):  # the second step: every state made
+            TALLY.count = 0
+            mlp_step(dev, params, opt, x, y, rates=(0.2, 0.5), running=running)
+        counts[fused] = TALLY.count
+    assert 2 * counts[True] < counts[False], counts
