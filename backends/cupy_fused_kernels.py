@@ -18,7 +18,14 @@ import numpy as np  # typed scalars and the optimizers' address table
 
 from .cuda_fused_source import FUSED_KERNEL_NAMES, SLOTS
 from .cuda_source import CTYPES
-from .kernels import ActivationKernels, LinearKernels, LossKernels, NormKernels, OptimKernels
+from .kernels import (
+    ActivationKernels,
+    LinearKernels,
+    LossKernels,
+    NormKernels,
+    NormSaved,
+    OptimKernels,
+)
 
 PER_BLOCK = 1024  # elements per block the backend's launch assumes (256 threads x 4)
 NULL = np.uint64(0)
@@ -51,15 +58,16 @@ def _per_channel(channels: int) -> int:
 
 
 class _Fused:
-    """Whether the backend launches the kernels of ``cuda_fused_source``: it lists them in its
-    ``kernel_names`` (a backend that does not takes the portable paths)."""
+    """A fused family's common part: ``fused`` says whether the backend launches the kernels
+    of ``cuda_fused_source`` (it lists them in its ``kernel_names``; a backend that does not
+    takes the portable paths)."""
 
-    def _launches_fused(self) -> bool:
-        names = getattr(self.backend, "kernel_names", ())
-        return set(FUSED_KERNEL_NAMES) <= set(names)
+    def __init__(self, backend: Any) -> None:
+        super().__init__(backend)
+        self.fused = set(FUSED_KERNEL_NAMES) <= set(getattr(backend, "kernel_names", ()))
 
     def _fuses(self, *arrays: Any) -> bool:
-        return self._launches_fused() and _fusable(*arrays)
+        return self.fused and _fusable(*arrays)
 
     def _launch(self, dtype: Any, kernel: str, n: int, args: tuple) -> None:
         self.backend.launch(dtype.name, kernel, n, args)
@@ -181,8 +189,6 @@ class CupyNormKernels(_Fused, NormKernels):
         """The portable kernels' saved state from the fused one (a gradient of another dtype)."""
         if not isinstance(saved, FusedNormSaved):
             return saved
-        from .kernels import NormSaved
-
         shape = (1, saved.layout[1]) + (1,) * (saved.x.ndim - 2)
         mean, inv_std = (cupy.reshape(a, shape) for a in (saved.mean, saved.inv_std))
         return NormSaved(saved.x - mean, inv_std, saved.batch_stats,

@@ -193,3 +193,17 @@ def test_founding_mlp_step_asks_for_less_than_half_the_device_work(built, batchn
             mlp_step(dev, params, opt, x, y, rates=(0.2, 0.5), running=running)
         counts[fused] = TALLY.count
     assert 2 * counts[True] < counts[False], counts
+
+
+def test_a_backend_that_does_not_launch_the_fused_kernels_takes_the_portable_paths(built):
+    dev = device(built)
+    dev.kernel_names = ()
+    x, y = batch(8)
+    params = mlp_params(dev, batchnorm=True)
+    running = [Tensor(np.full(256, float(i % 2), np.float32), backend=dev) for i in range(4)]
+    loss, phases = mlp_step(dev, params, optim.Adam(params), x, y, running=running)
+    assert phases == {"forward": [], "backward": [], "step": []}
+    ref = mlp_params(NUMPY, batchnorm=True)
+    ref_running = [Tensor(np.full(256, float(i % 2), np.float32)) for i in range(4)]
+    ref_loss, _ = mlp_step(NUMPY, ref, optim.Adam(ref), x, y, running=ref_running)
+    assert loss.item() == ref_loss.item()
