@@ -126,3 +126,33 @@ def test_fit_evaluates_validation_in_slices_to_the_same_mean_loss(size, backend)
         with pytest.raises(ValueError, match=f"eval_batch_size.*{bad!r}"):
             fit(model, optim.SGD(model.parameters(), lr=0.0), F.mse_loss, batches, 1,
                 validation=validation, eval_batch_size=bad)
+
+
+def test_fit_captures_each_batch_shape_once_and_trains_as_eager():
+    """fit runs its step under td.jit: on a backend that can capture, each batch shape is warmed
+    up, recorded once and replayed (the short last batch is a shape of its own), and training
+    equals uncaptured training exactly. The recorder is test_jit's, which replays by running
+    the call again and writing into the recorded arrays, as a CUDA graph writes its addresses."""
+    from test_jit import RecordingNumpy
+
+    from tinygrad_drop import data, models, optim
+
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((37, 6)).astype(np.float32), rng.integers(0, 3, 37)
+
+    def train(backend, capture):
+        td.manual_seed(0)
+        model = models.mlp(6, (8,), 3, dropout=(0.3,), backend=backend)
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        loader = data.DataLoader(x, y, 8, seed=1, backend=backend)
+        history = td.training.fit(model, optimizer, F.cross_entropy, loader, 2,
+                                  capture=capture)
+        return history, [p.numpy() for p in model.parameters()]
+
+    recording = RecordingNumpy()
+    captured, weights = train(recording, True)
+    eager, eager_weights = train("numpy", False)
+    assert recording.recorder.log == ["record", "replay", "replay"] + ["replay"] * 4 + ["record"]
+    assert [r["train_loss"] for r in captured] == [r["train_loss"] for r in eager]
+    for a, b in zip(weights, eager_weights, strict=True):
+        np.testing.assert_array_equal(a, b)

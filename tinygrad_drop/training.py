@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .autograd import no_grad
+from .jit import jit
 from .nn.functional import l1_penalty
 from .nn.modules import Module
 from .optim import Optimizer
@@ -49,7 +50,7 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
         early_stopping: EarlyStopping | None = None,
         progress: Callable[[Iterable, int], Iterable] | None = None,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
-        eval_batch_size: int | None = None) -> list[dict[str, float]]:
+        eval_batch_size: int | None = None, capture: bool = True) -> list[dict[str, float]]:
     """Train for up to ``epochs`` passes over ``batches`` (re-iterable (x, y) pairs): loss
     ``loss_fn(model(x), y)`` plus ``l1 * sum|w|``. Returns one record per epoch with the mean
     training loss, the seconds it took and, given ``validation``, the validation loss in
@@ -57,7 +58,10 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
     the best weights. ``progress(batches, epoch)`` may wrap the batches (a progress bar);
     ``on_epoch(record)`` runs after each epoch and may add to the record. ``eval_batch_size``
     evaluates the validation loss that many rows at a time (a CNN's activations for thousands of
-    images at once would take gigabytes), weighting each slice's mean loss by its rows."""
+    images at once would take gigabytes), weighting each slice's mean loss by its rows.
+    With ``capture`` (the default) each training step runs under ``td.jit``: on a backend that
+    can capture (CuPy) it is recorded once per batch shape and replayed as one CUDA graph; on
+    the others it simply runs."""
     if early_stopping is not None and validation is None:
         raise ValueError("fit: early_stopping needs validation data")
     if eval_batch_size is not None and (not isinstance(eval_batch_size, int)
@@ -65,17 +69,23 @@ def fit(model: Module, optimizer: Optimizer, loss_fn: Callable[[Tensor, Any], Te
                                         or eval_batch_size < 1):
         raise ValueError(f"fit: eval_batch_size must be a positive int or None, got "
                          f"{eval_batch_size!r}")
+    def train_step(x: Tensor, y: Any) -> Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        objective = loss + l1 * l1_penalty(model.parameters()) if l1 else loss
+        objective.backward()
+        optimizer.step()
+        return loss
+
+    step = jit(train_step) if capture else train_step
     history: list[dict[str, float]] = []
     for epoch in range(1, epochs + 1):
         model.train()
         total, count = None, 0
         started = time.perf_counter()
         for x, y in (progress(batches, epoch) if progress else batches):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            objective = loss + l1 * l1_penalty(model.parameters()) if l1 else loss
-            objective.backward()
-            optimizer.step()
+            # jit keys calls by their Tensors: other targets (lists) run as they are
+            loss = (step if isinstance(y, Tensor) else train_step)(x, y)
             # summed on the device, in float64 as a Python sum of loss.item() would be, and read
             # once per epoch: a read per step would make the host wait for the device each step
             weighted = loss.detach().double() * len(x)
