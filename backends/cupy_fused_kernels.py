@@ -30,8 +30,29 @@ from .kernels import (
 PER_BLOCK = 1024  # elements per block the backend's launch assumes (256 threads x 4)
 NULL = np.uint64(0)
 NO_TARGET = np.iinfo(np.int64).min  # ignore_index of a call that ignores nothing (checked targets)
-SLOT_TABLE = np.dtype([(name, np.uint64, (SLOTS,))
-                       for name in ("param", "grad", "a", "b", "c", "size")])
+FIELDS = ("param", "grad", "a", "b", "c", "size")  # ``tdf_slots``, in its order
+SLOT_TABLE = np.dtype([(name, np.uint64, (SLOTS,)) for name in FIELDS])
+
+
+class SlotTable:
+    """The ``tdf_slots`` argument of one optimizer launch, filled in Python lists (cheap per
+    slot) and made a NumPy structured scalar once (``value``)."""
+
+    def __init__(self) -> None:
+        self.fields = {name: [0] * SLOTS for name in FIELDS}
+
+    def fill(self, slot: int, value: Any, grad: Any, *states: Any) -> None:
+        """Slot ``slot``: the parameter, its gradient, its size and up to three state arrays
+        (the kernel's a, b, c)."""
+        fields = self.fields
+        fields["param"][slot], fields["grad"][slot] = address(value), address(grad)
+        fields["size"][slot] = value.size
+        for name, array in zip(("a", "b", "c"), states, strict=False):
+            fields[name][slot] = address(array)
+
+    def value(self) -> np.void:
+        words = [word for name in FIELDS for word in self.fields[name]]
+        return np.array(words, dtype=np.uint64).view(SLOT_TABLE)[0]
 
 
 def address(array: Any) -> int:
@@ -262,17 +283,18 @@ class CupyOptimKernels(_Fused, OptimKernels):
     def sgd(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
             lr: float, momentum: float, weight_decay: float, nesterov: bool) -> None:
         def launch(dtype: Any, chunk: list[int]) -> None:
-            table, first = np.zeros((), SLOT_TABLE), 0
+            table, first = SlotTable(), 0
             for slot, i in enumerate(chunk):
+                buffers = ()
                 if momentum:
                     buf = states[i].get("momentum_buffer")
                     if buf is None:  # the first step copies the gradient into it
                         buf = states[i]["momentum_buffer"] = cupy.empty_like(values[i])
                         first |= 1 << slot
-                    table["a"][slot] = address(buf)
-                self._fill(table, slot, values[i], grads[i], ())
+                    buffers = (buf,)
+                table.fill(slot, values[i], grads[i], *buffers)
             self._launch(dtype, "td_sgd_multi", self._elements(values, chunk), (
-                table[()], np.uint32(len(chunk)), np.uint32(first), dtype.type(lr),
+                table.value(), np.uint32(len(chunk)), np.uint32(first), dtype.type(lr),
                 dtype.type(momentum), dtype.type(weight_decay), np.int32(nesterov)))
 
         rest = self._each_chunk(values, grads, states, launch, momentum)
@@ -282,15 +304,14 @@ class CupyOptimKernels(_Fused, OptimKernels):
     def adam(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
              lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
         def launch(dtype: Any, chunk: list[int]) -> None:
-            table = np.zeros((), SLOT_TABLE)
+            table = SlotTable()
             for slot, i in enumerate(chunk):
                 state = states[i]
-                self._fill(table, slot, values[i], grads[i],
-                           self._zero_states(state, values[i], ("exp_avg", "exp_avg_sq")))
+                moments = self._zero_states(state, values[i], ("exp_avg", "exp_avg_sq"))
                 state["step"] = self._device_step(state.get("step", 0), dtype)
-                table["c"][slot] = address(state["step"])
+                table.fill(slot, values[i], grads[i], *moments, state["step"])
             self._launch(dtype, "td_adam_multi", self._elements(values, chunk), (
-                table[()], np.uint32(len(chunk)), np.float64(lr), np.float64(betas[0]),
+                table.value(), np.uint32(len(chunk)), np.float64(lr), np.float64(betas[0]),
                 np.float64(betas[1]), dtype.type(eps), dtype.type(weight_decay),
                 self._adam_ticket()))
 
@@ -300,14 +321,14 @@ class CupyOptimKernels(_Fused, OptimKernels):
     def adadelta(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
                  lr: float, rho: float, eps: float, weight_decay: float) -> None:
         def launch(dtype: Any, chunk: list[int]) -> None:
-            table = np.zeros((), SLOT_TABLE)
+            table = SlotTable()
             for slot, i in enumerate(chunk):
                 state = states[i]
-                self._fill(table, slot, values[i], grads[i],
-                           self._zero_states(state, values[i], ("square_avg", "acc_delta")))
+                averages = self._zero_states(state, values[i], ("square_avg", "acc_delta"))
                 state["step"] = state.get("step", 0) + 1  # not in the formula: a host count
+                table.fill(slot, values[i], grads[i], *averages)
             self._launch(dtype, "td_adadelta_multi", self._elements(values, chunk), (
-                table[()], np.uint32(len(chunk)), dtype.type(lr), np.float64(rho),
+                table.value(), np.uint32(len(chunk)), dtype.type(lr), np.float64(rho),
                 dtype.type(eps), dtype.type(weight_decay)))
 
         rest = self._each_chunk(values, grads, states, launch, True)
@@ -344,16 +365,6 @@ class CupyOptimKernels(_Fused, OptimKernels):
     @staticmethod
     def _pick(indices: list[int], *lists: list[Any]) -> tuple[list[Any], ...]:
         return tuple([items[i] for i in indices] for items in lists)
-
-    @staticmethod
-    def _fill(table: Any, slot: int, value: Any, grad: Any, states: tuple[Any, ...]) -> None:
-        """Slot ``slot`` of ``table``: the parameter, its gradient, its size and the state
-        arrays ``states`` (in the kernel's a and b)."""
-        table["param"][slot] = address(value)
-        table["grad"][slot] = address(grad)
-        table["size"][slot] = value.size
-        for field, array in zip(("a", "b"), states, strict=False):
-            table[field][slot] = address(array)
 
     @staticmethod
     def _zero_states(state: dict[str, Any], value: Any, names: tuple[str, str]) -> tuple:
