@@ -76,6 +76,7 @@ from .function_forms import (  # noqa: A004 (PyTorch's td.sum, td.max, td.abs...
 from .functions import cat, chunk, maximum, minimum, split, stack, where
 from .functions import cat as concat
 from .gradcheck import GradcheckError, gradcheck
+from .jit import jit
 from .serialization import load, save
 from .tensor_core import Tensor
 from .viz import draw_graph, save_graph
@@ -107,7 +108,7 @@ __all__ = ["GradcheckError", "Tensor", "__version__", "abs", "add", "all", "amax
            "concat", "div", "double", "draw_graph", "dtypes", "enable_grad", "exp", "eye",
            "flatten", "float", "float32", "float64", "floor_divide", "from_dlpack", "full",
            "full_like", "function_forms", "gather", "generator", "gradcheck", "int", "int16",
-           "int32", "int64", "int8", "is_grad_enabled", "load", "log", "log_softmax",
+           "int32", "int64", "int8", "is_grad_enabled", "jit", "load", "log", "log_softmax",
            "logical_not", "logsumexp", "long", "manual_seed", "masked_fill", "matmul", "max",
            "maximum", "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "numel", "ones",
            "ones_like", "optim", "permute", "pow", "prod", "rand", "rand_like", "randn",
