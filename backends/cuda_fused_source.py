@@ -29,8 +29,9 @@ Kernels (``T`` is float or double; arrays contiguous):
   (saved for backward), the loss of the row's int64 class, and their sum or mean over the rows
   counted, in block 0. A row whose target is ``ignore`` is not counted (loss 0, not in the
   mean's count); nor is one whose target lies outside [0, C), which is never read through:
-  ``record`` (when not NULL and still 0 at [0]) gets ``[1, target]`` and ``site`` at [2] when
-  ``site`` >= 0 (a deferred check's record).
+  ``record`` (when not NULL and still 0 at [0]) gets ``[1, bad]``, ``bad`` the lowest bad
+  target if it is negative, else the highest, and ``site`` at [2] when ``site`` >= 0 (a
+  deferred check's record).
 - ``td_cross_entropy_backward``: (softmax - onehot) * g (/ count for the mean), 0 on rows not
   counted.
 - ``td_sgd_multi``, ``td_adam_multi``, ``td_adadelta_multi``: one optimizer step of up to
@@ -78,21 +79,41 @@ __device__ __forceinline__ tdf_u64 tdf_stride(void) {
     return (tdf_u64)gridDim.x * blockDim.x;
 }
 
-/* The sum of every thread's ``v`` over the block, returned to all threads: a tree in shared
-   ``partial`` (blockDim.x entries), for any block size. Every thread must call it. */
-template <typename V>
-__device__ __forceinline__ V tdf_block_sum(V v, V* partial) {
+/* Every thread's ``v`` over the block combined by ``op`` (a sum, a min, a max), returned to
+   all threads: a tree in shared ``partial`` (blockDim.x entries), for any block size. Every
+   thread must call it. */
+template <typename V, typename Op>
+__device__ __forceinline__ V tdf_block_reduce(V v, V* partial, Op op) {
     unsigned int tid = threadIdx.x, size = blockDim.x, half = 1;
     while (half < size) half <<= 1;
     partial[tid] = v;
     __syncthreads();
     for (half >>= 1; half > 0; half >>= 1) {
-        if (tid < half && tid + half < size) partial[tid] = partial[tid] + partial[tid + half];
+        if (tid < half && tid + half < size) partial[tid] = op(partial[tid], partial[tid + half]);
         __syncthreads();
     }
     V total = partial[0];
     __syncthreads();  /* everyone has read it before the next call writes partial */
     return total;
+}
+
+struct tdf_plus {
+    template <typename V> __device__ __forceinline__ V operator()(V a, V b) const { return a + b; }
+};
+struct tdf_lower {
+    template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
+        return b < a ? b : a;
+    }
+};
+struct tdf_higher {
+    template <typename V> __device__ __forceinline__ V operator()(V a, V b) const {
+        return b > a ? b : a;
+    }
+};
+
+template <typename V>
+__device__ __forceinline__ V tdf_block_sum(V v, V* partial) {
+    return tdf_block_reduce(v, partial, tdf_plus());
 }
 
 /* Flat index of element k (0 .. outer*inner) of channel c in (outer, channels, inner). */
@@ -221,18 +242,9 @@ extern "C" __global__ void td_bn_backward(
     }
 }
 
-/* Whether row target t counts (not ignored, in [0, classes)); a target that is neither ignored
-   nor in range is written to ``record`` (when not NULL and empty): [1, t, site if >= 0]. */
-__device__ __forceinline__ bool tdf_counted(long long t, tdf_u64 classes, long long ignore,
-                                            long long* record, long long site) {
-    if (t == ignore) return false;
-    if (t >= 0 && (tdf_u64)t < classes) return true;
-    if (record && record[0] == 0) {  /* threads racing here all write a bad target: any will do */
-        record[1] = t;
-        if (site >= 0) record[2] = site;
-        record[0] = 1;
-    }
-    return false;
+/* Whether row target t counts: not ignored, in [0, classes). */
+__device__ __forceinline__ bool tdf_counted(long long t, tdf_u64 classes, long long ignore) {
+    return t != ignore && t >= 0 && (tdf_u64)t < classes;
 }
 
 extern "C" __global__ void td_cross_entropy_forward(
@@ -241,9 +253,12 @@ extern "C" __global__ void td_cross_entropy_forward(
         long long ignore, tdf_u64 rows, tdf_u64 classes, int mean) {
     __shared__ T partial[TDF_MAX_BLOCK];
     __shared__ tdf_u64 counts[TDF_MAX_BLOCK];
+    __shared__ long long bad[TDF_MAX_BLOCK];
     if (blockIdx.x != 0) return;  /* one block sums the batch: a fixed order, no atomics */
+    const long long none_low = 0x7fffffffffffffffLL, none_high = -none_low - 1;
     T total = 0;
     tdf_u64 valid = 0;
+    long long lowest = none_low, highest = none_high;  /* the bad targets' extremes */
     for (tdf_u64 r = threadIdx.x; r < rows; r += blockDim.x) {
         const T* row = z + r * classes;
         T m = row[0];
@@ -257,16 +272,26 @@ extern "C" __global__ void td_cross_entropy_forward(
         stats[2 * r] = m;
         stats[2 * r + 1] = ln;
         long long t = target[r];
-        if (tdf_counted(t, classes, ignore, record, site)) {
+        if (tdf_counted(t, classes, ignore)) {
             total = total + (ln - (row[t] - m));
             ++valid;
+        } else if (t != ignore) {
+            lowest = t < lowest ? t : lowest;
+            highest = t > highest ? t : highest;
         }
     }
     total = tdf_block_sum(total, partial);
     valid = tdf_block_sum(valid, counts);
+    lowest = tdf_block_reduce(lowest, bad, tdf_lower());
+    highest = tdf_block_reduce(highest, bad, tdf_higher());
     if (threadIdx.x == 0) {
         loss[0] = mean ? total / (T)valid : total;
         count_out[0] = (T)valid;
+        if (record && highest != none_high && record[0] == 0) {
+            record[1] = lowest < 0 ? lowest : highest;
+            if (site >= 0) record[2] = site;
+            record[0] = 1;
+        }
     }
 }
 
@@ -282,7 +307,7 @@ extern "C" __global__ void td_cross_entropy_backward(
             ? (tdf_u64)((unsigned int)e / (unsigned int)classes) : e / classes;
         tdf_u64 j = e - r * classes;
         long long t = target[r];
-        if (!tdf_counted(t, classes, ignore, 0, -1)) {
+        if (!tdf_counted(t, classes, ignore)) {
             grad[e] = (T)0;
         } else {
             T p = tdf_exp((z[e] - stats[2 * r]) - stats[2 * r + 1]);

@@ -230,9 +230,10 @@ class LossKernels(Kernels):
         target is ``ignore_index`` (None: no row is) is not counted: loss 0, gradient 0, not
         in the mean's count. Without ``record`` every other target lies in [0, C) (the caller
         checked them). With ``record`` (an int64 array, on the device) a target outside
-        [0, C) is not counted either and never read through, and the first such makes
-        ``record[:2]`` ``[1, target]`` if ``record[0]`` is 0, for the caller to report at its
-        next host read. The mean over no rows is NaN."""
+        [0, C) is not counted either and never read through, and ``record[:2]`` becomes
+        ``[1, bad]`` if ``record[0]`` is 0, ``bad`` the lowest such target if it is negative,
+        else the highest, for the caller to report at its next host read. The mean over no
+        rows is NaN."""
         xp = self.xp
         rows, classes = logits.shape
         shifted = logits - xp.max(logits, axis=1, keepdims=True)
@@ -259,13 +260,15 @@ class LossKernels(Kernels):
         return (_mean(xp, total, rows, count) if reduction == "mean" else total), saved
 
     def _record_bad(self, record: Any, target: Any, bad: Any) -> None:
-        """``record[:2]`` = [1, the first bad target] when ``bad`` holds a True and
-        ``record[0]`` is 0; unchanged else."""
+        """``record[:2]`` = [1, the bad target to name: the lowest if it is negative, else the
+        highest] when ``bad`` holds a True and ``record[0]`` is 0; unchanged else."""
         xp = self.xp
         if not target.shape[0]:
             return
-        news = xp.stack([xp.ones((), dtype=record.dtype),
-                         xp.astype(target[xp.argmax(xp.astype(bad, xp.int8))], record.dtype)])
+        lowest = xp.min(xp.where(bad, target, xp.iinfo(target.dtype).max))
+        highest = xp.max(xp.where(bad, target, xp.iinfo(target.dtype).min))
+        named = xp.where(lowest < 0, lowest, highest)
+        news = xp.stack([xp.ones((), dtype=record.dtype), xp.astype(named, record.dtype)])
         first = xp.logical_and(record[0] == 0, xp.any(bad))
         record[:2] = xp.where(first, news, record[:2])
 
