@@ -235,14 +235,14 @@ class CupyLossKernels(_Fused, LossKernels):
     backward; 'none' reduction takes the portable path."""
 
     def cross_entropy(self, logits: Any, target: Any, reduction: str, ignore_index: Any = None,
-                      record: Any = None) -> tuple[Any, Any]:
+                      record: Any = None, site: int = -1) -> tuple[Any, Any]:
         fits = (reduction != "none" and self._fuses(logits) and logits.ndim == 2
                 and logits.shape[1] > 0 and isinstance(target, cupy.ndarray)
                 and target.dtype == np.int64
                 and (record is None or (isinstance(record, cupy.ndarray)
                                         and record.dtype == np.int64)))
         if not fits:
-            return super().cross_entropy(logits, target, reduction, ignore_index, record)
+            return super().cross_entropy(logits, target, reduction, ignore_index, record, site)
         z, t = cupy.ascontiguousarray(logits), cupy.ascontiguousarray(target)
         rows, classes = z.shape
         loss, count = (cupy.empty((), dtype=z.dtype) for _ in range(2))
@@ -250,7 +250,7 @@ class CupyLossKernels(_Fused, LossKernels):
         ignore = np.int64(NO_TARGET if ignore_index is None else ignore_index)
         mean = reduction == "mean"
         self._launch(z.dtype, "td_cross_entropy_forward", 1, (  # 1: one block
-            z, t, loss, stats, count, _or_null(record), np.int64(-1), ignore, np.uint64(rows),
+            z, t, loss, stats, count, _or_null(record), np.int64(site), ignore, np.uint64(rows),
             np.uint64(classes), np.int32(mean)))
         return loss, FusedCrossEntropySaved(z, t, stats, count, ignore, mean)
 

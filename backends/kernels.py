@@ -224,7 +224,7 @@ class LossKernels(Kernels):
     family = "loss"
 
     def cross_entropy(self, logits: Any, target: Any, reduction: str, ignore_index: Any = None,
-                      record: Any = None) -> tuple[Any, Any]:
+                      record: Any = None, site: int = -1) -> tuple[Any, Any]:
         """``(loss, saved)``: per row log(sum(exp(z))) - z[t] (computed from z - max(z)),
         their mean or sum over the rows counted, or the (rows,) losses ('none'). A row whose
         target is ``ignore_index`` (None: no row is) is not counted: loss 0, gradient 0, not
@@ -232,8 +232,9 @@ class LossKernels(Kernels):
         checked them). With ``record`` (an int64 array, on the device) a target outside
         [0, C) is not counted either and never read through, and ``record[:2]`` becomes
         ``[1, bad]`` if ``record[0]`` is 0, ``bad`` the lowest such target if it is negative,
-        else the highest, for the caller to report at its next host read. The mean over no
-        rows is NaN."""
+        else the highest, for the caller to report at its next host read; with ``site`` >= 0
+        also ``record[2] = site`` (a deferred check's record, ``deferred_checks``). The mean
+        over no rows is NaN."""
         xp = self.xp
         rows, classes = logits.shape
         shifted = logits - xp.max(logits, axis=1, keepdims=True)
@@ -242,7 +243,7 @@ class LossKernels(Kernels):
         if record is not None:
             in_range = (target >= 0) & (target < classes)
             bad = ~in_range if counted is None else counted & ~in_range
-            self._record_bad(record, target, bad)
+            self._record_bad(record, site, target, bad)
             counted = in_range if counted is None else counted & in_range
         t = target
         if counted is not None:
@@ -259,18 +260,22 @@ class LossKernels(Kernels):
         total = xp.sum(losses)
         return (_mean(xp, total, rows, count) if reduction == "mean" else total), saved
 
-    def _record_bad(self, record: Any, target: Any, bad: Any) -> None:
-        """``record[:2]`` = [1, the bad target to name: the lowest if it is negative, else the
-        highest] when ``bad`` holds a True and ``record[0]`` is 0; unchanged else."""
+    def _record_bad(self, record: Any, site: int, target: Any, bad: Any) -> None:
+        """``record`` = [1, the bad target to name: the lowest if it is negative, else the
+        highest, ``site`` (if >= 0)] when ``bad`` holds a True and ``record[0]`` is 0;
+        unchanged else."""
         xp = self.xp
         if not target.shape[0]:
             return
         lowest = xp.min(xp.where(bad, target, xp.iinfo(target.dtype).max))
         highest = xp.max(xp.where(bad, target, xp.iinfo(target.dtype).min))
         named = xp.where(lowest < 0, lowest, highest)
-        news = xp.stack([xp.ones((), dtype=record.dtype), xp.astype(named, record.dtype)])
+        fields = [xp.ones((), dtype=record.dtype), xp.astype(named, record.dtype)]
+        if site >= 0:
+            fields.append(xp.full((), site, dtype=record.dtype))
+        part = slice(0, len(fields))
         first = xp.logical_and(record[0] == 0, xp.any(bad))
-        record[:2] = xp.where(first, news, record[:2])
+        record[part] = xp.where(first, xp.stack(fields), record[part])
 
     def cross_entropy_backward(self, g: Any, saved: Any) -> Any:
         """The (rows, C) logits' gradient from the loss's ``g`` and what ``cross_entropy``

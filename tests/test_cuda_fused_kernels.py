@@ -436,3 +436,16 @@ def test_mixed_dtypes_launch_per_dtype_and_others_take_the_portable_path(built):
     assert sorted(dev.launches) == ["td_sgd_multi", "td_sgd_multi"]
     for value in values:
         np.testing.assert_allclose(value, 0.95, rtol=1e-3)  # float16 holds 0.9502
+
+
+def test_cross_entropy_writes_a_deferred_checks_record_with_its_site(built):
+    """The record of ``deferred_checks`` ([failed, value, site]): a kernel given its site
+    writes all three, as ``DeferredChecks.require`` would."""
+    dev = device(built, 2, 5)
+    logits, target = data((5, 3), "float64", 19), np.array([0, -7, 2, 3, 1])
+    for kernels in (dev.kernels("loss"), portable.LossKernels(NUMPY)):
+        record = np.zeros(3, np.int64)
+        kernels.cross_entropy(logits, target, "mean", -100, record, site=4)
+        assert record.tolist() == [1, -7, 4]
+        kernels.cross_entropy(logits, np.array([0, 9, 2, 3, 1]), "mean", -100, record, site=2)
+        assert record.tolist() == [1, -7, 4]  # the first failure is kept
