@@ -36,7 +36,7 @@ SLOT_TABLE = np.dtype([(name, np.uint64, (SLOTS,)) for name in FIELDS])
 
 class SlotTable:
     """The ``tdf_slots`` argument of one optimizer launch, filled in Python lists (cheap per
-    slot) and made a NumPy structured scalar once (``value``)."""
+    slot) and made a NumPy structure once (``value``)."""
 
     def __init__(self) -> None:
         self.fields = {name: [0] * SLOTS for name in FIELDS}
@@ -50,9 +50,10 @@ class SlotTable:
         for name, array in zip(("a", "b", "c"), states, strict=False):
             fields[name][slot] = address(array)
 
-    def value(self) -> np.void:
+    def value(self) -> np.ndarray:
+        """The table as a one-element structured NumPy array: what CuPy passes by value."""
         words = [word for name in FIELDS for word in self.fields[name]]
-        return np.array(words, dtype=np.uint64).view(SLOT_TABLE)[0]
+        return np.array(words, dtype=np.uint64).view(SLOT_TABLE)
 
 
 def address(array: Any) -> int:

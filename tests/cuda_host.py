@@ -410,7 +410,7 @@ class HostLauncher:
     ``launches`` lists the kernels run, ``kernel_names`` those the libraries have, as the
     backend lists what it compiles. Kernel arguments must be arrays of ``array_type``
     (C-contiguous: the kernels index them flat), NumPy scalars of the C types CuPy passes, or
-    structured scalars (structures by value)."""
+    one-element structured NumPy arrays (structures by value, as CuPy passes them)."""
 
     array_type: type = HostDeviceArray
 
@@ -442,12 +442,15 @@ class HostLauncher:
     def _c_argument(self, value: Any) -> Any:
         """A kernel argument as CuPy would pass it, for ctypes: arrays by address, NumPy scalars
         by their C type (a scalar of a type CUDA code would not take is an error)."""
+        if isinstance(value, np.ndarray) and value.dtype.names is not None:
+            # a structure passed by value: CuPy passes a one-element NumPy array's bytes
+            if value.size != 1:
+                raise TypeError(f"a structure argument must be one element, got {value.shape}")
+            return _by_value(value)
         if isinstance(value, self.array_type):
             if not value.flags.c_contiguous:
                 raise ValueError(f"kernel argument of shape {value.shape} is not contiguous")
             return ctypes.c_void_p(value.ctypes.data)
-        if isinstance(value, np.void):  # a structure passed by value (CuPy passes its bytes)
-            return _by_value(value)
         c_types = {np.uint64: ctypes.c_uint64, np.uint32: ctypes.c_uint32,
                    np.int64: ctypes.c_int64, np.int32: ctypes.c_int, np.float32: ctypes.c_float,
                    np.float64: ctypes.c_double}
@@ -456,8 +459,9 @@ class HostLauncher:
         return c_types[type(value)](value)
 
 
-def _by_value(value: np.void) -> ctypes.Structure:
-    """A NumPy structured scalar of 8-byte words as a ctypes structure, passed by value."""
+def _by_value(value: np.ndarray) -> ctypes.Structure:
+    """A one-element NumPy structured array of 8-byte words as a ctypes structure, passed by
+    value."""
     words = value.dtype.itemsize // 8
     assert words * 8 == value.dtype.itemsize, "structures of 8-byte words only"
 
