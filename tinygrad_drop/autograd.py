@@ -1,11 +1,12 @@
 """Reverse-mode autograd: the Op base class, graph recording, backward, no_grad, unbroadcast.
 
 An op node records, for each input, either the op that produced it or the leaf Tensor (or None
-where no gradient is wanted) plus the input's shape, dtype, array namespace and name. It does
-not hold the input tensors themselves, so intermediate activations are freed as soon as
-nothing but the graph refers to them; an op keeps only what its backward needs, in
-``self.saved``, and its declared attributes (axis, p, ...), which outlive backward for the graph
-drawing.
+where no gradient is wanted) and, for the inputs without one, their shape, dtype, array
+namespace and name (for drawings; the others' come from their op or leaf). It does not hold the
+input tensors themselves, so intermediate activations are freed as soon as nothing but the
+graph refers to them; an op keeps only what its backward needs, in ``self.saved``, and its
+declared attributes (axis, p, ...), which outlive backward for the graph drawing. Each recorded
+op gets a creation number; backward walks the ops newest first.
 
 The engine knows tensors only as ``TensorBase`` (data, backend, gradient, the op that made
 them); ``tensor.Tensor`` builds the user-facing class on it, so this module imports nothing of
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import itertools
+import operator
 import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -191,7 +193,7 @@ class Op:
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
         """For each input, whether a gradient flows to it (skip work for the others)."""
-        return tuple([parent is not None for parent in self.parents])  # a list: ~2x faster
+        return tuple(map(operator.is_not, self.parents, itertools.repeat(None)))  # all in C
 
     def attributes(self) -> dict[str, Any]:
         """The attributes worth showing in a drawing, an error or a repr: the declared ones
@@ -247,17 +249,21 @@ class Op:
                 cls._refuse_backends(backend, y._backend)
             a, b = x.data, y.data
             if (x.requires_grad or y.requires_grad) and _grad_mode.enabled:
-                record, xp = True, backend.xp
-                op.parents = ((x.grad_fn or x) if x.requires_grad else None,
-                              (y.grad_fn or y) if y.requires_grad else None)
-                op.input_meta = ((a.shape, a.dtype, xp, x.name), (b.shape, b.dtype, xp, y.name))
+                record = True
+                if x.requires_grad and y.requires_grad:
+                    op.parents, op.input_meta = (x.grad_fn or x, y.grad_fn or y), (None, None)
+                elif x.requires_grad:
+                    op.parents = (x.grad_fn or x, None)
+                    op.input_meta = (None, (b.shape, b.dtype, backend.xp, y.name))
+                else:
+                    op.parents = (None, y.grad_fn or y)
+                    op.input_meta = ((a.shape, a.dtype, backend.xp, x.name), None)
         elif len(inputs) == 1 and isinstance(inputs[0], TensorBase):
             (x,) = inputs
             backend, tensor_type, a, b = x._backend, type(x), x.data, _NO_INPUT
             if x.requires_grad and _grad_mode.enabled:
                 record = True
-                op.parents = (x.grad_fn or x,)
-                op.input_meta = ((a.shape, a.dtype, backend.xp, x.name),)
+                op.parents, op.input_meta = (x.grad_fn or x,), (None,)
         else:
             backend, tensor_type, arrays, record = cls._gather(op, inputs)
         op.backend = backend
@@ -310,9 +316,10 @@ class Op:
                 if x.requires_grad:
                     record = True
                     parents.append(x.grad_fn or x)
+                    meta.append(None)
                 else:
                     parents.append(None)
-                meta.append((data.shape, data.dtype, xp, x.name))
+                    meta.append((data.shape, data.dtype, xp, x.name))
             else:
                 arrays.append(x)
                 parents.append(None)
@@ -370,8 +377,7 @@ def topological_order(root: Op) -> list[Op]:
     return order
 
 
-def _creation_number(op: Op) -> int:
-    return op.seq
+_creation_number = operator.attrgetter("seq")
 
 
 def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
@@ -392,18 +398,23 @@ def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
         out_grad = pending.pop(op, None)
         if out_grad is not None:  # else every path to it returned None: nothing flows
             in_grads = op.backward(out_grad)
-            for parent, meta, g in zip(op.parents, op.input_meta, in_grads, strict=True):
+            for parent, g in zip(op.parents, in_grads, strict=True):
                 if parent is None or g is None:
                     continue
-                shape, dtype, xp, _ = meta
-                if g.shape != shape:
-                    g = unbroadcast(xp, g, shape)
-                if g.dtype != dtype:
-                    g = xp.astype(g, dtype)
-                if isinstance(parent, Op):
+                if isinstance(parent, Op):  # the input's shape and dtype are its output's
+                    if g.shape != parent.out_shape:
+                        g = unbroadcast(parent.backend.xp, g, parent.out_shape)
+                    if g.dtype != parent.out_dtype:
+                        g = parent.backend.xp.astype(g, parent.out_dtype)
                     earlier = pending.get(parent)
                     pending[parent] = g if earlier is None else earlier + g
-                elif parent.grad is None:
+                    continue
+                data = parent.data  # a leaf's (in-place updates keep its shape and dtype)
+                if g.shape != data.shape:
+                    g = unbroadcast(parent._backend.xp, g, data.shape)
+                if g.dtype != data.dtype:
+                    g = parent._backend.xp.astype(g, data.dtype)
+                if parent.grad is None:
                     _accumulate_leaf(parent, g, delivered)
                 else:  # _accumulate_leaf's second case, inlined: every step of training
                     t = object.__new__(type(parent))
