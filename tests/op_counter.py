@@ -49,6 +49,8 @@ def counted(array: Any) -> Any:
 
 
 def plain(value: Any) -> Any:
+    """``value`` with its ``Counted`` arrays (also inside tuples and lists) as plain NumPy
+    arrays, for NumPy to work on without counting again."""
     if isinstance(value, Counted):
         return value.view(np.ndarray)
     if isinstance(value, tuple):
