@@ -18,14 +18,10 @@ import numpy as np  # typed scalars and the optimizers' address table
 
 from .cuda_fused_source import FUSED_KERNEL_NAMES, SLOTS
 from .cuda_source import CTYPES
-from .kernels import (
-    ActivationKernels,
-    LinearKernels,
-    LossKernels,
-    NormKernels,
-    NormSaved,
-    OptimKernels,
-)
+from .kernels import ActivationKernels, LinearKernels
+from .loss_kernels import LossKernels
+from .norm_kernels import NormKernels, NormSaved
+from .optim_kernels import OptimKernels
 
 PER_BLOCK = 1024  # elements per block the backend's launch assumes (256 threads x 4)
 NULL = np.uint64(0)

@@ -4,31 +4,26 @@ against the Array API standard alone; a backend's own classes (fused CUDA kernel
 tricks) subclass them and override what they speed up. Ops call kernels and never ask which
 backend they are on.
 
-Adding a family: a subclass of ``Kernels`` here with a ``family`` name and its methods, listed
-in ``PORTABLE``; backends add theirs to ``Backend.kernel_families``.
+Adding a family: a subclass of ``Kernels`` (``kernel_family.py``) with a ``family`` name and
+its methods, here or in a module of its own (``loss_kernels``, ``norm_kernels``,
+``optim_kernels``), listed in ``PORTABLE``; backends add theirs to
+``Backend.kernel_families``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np  # host fallback of scatter_add only: the Array API has no scatter
+
+from .kernel_family import Kernels
+from .loss_kernels import LossKernels
+from .norm_kernels import NormKernels
+from .optim_kernels import OptimKernels
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import Backend
     from .generator import Generator
-
-
-class Kernels:
-    """The kernels of one op family on one backend (``self.backend``, ``self.xp``)."""
-
-    family: ClassVar[str] = ""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.xp = backend.xp
 
 
 class ActivationKernels(Kernels):
@@ -217,274 +212,6 @@ class LinearKernels(Kernels):
         return self.xp.sum(g, axis=0)
 
 
-class LossKernels(Kernels):
-    """Softmax cross-entropy in its common case: (rows, C) logits, integer class targets (rows,),
-    no class weights or smoothing; reduction 'mean', 'sum' or 'none'."""
-
-    family = "loss"
-
-    def cross_entropy(self, logits: Any, target: Any, reduction: str, ignore_index: Any = None,
-                      record: Any = None, site: int = -1) -> tuple[Any, Any]:
-        """``(loss, saved)``: per row log(sum(exp(z))) - z[t] (computed from z - max(z)),
-        their mean or sum over the rows counted, or the (rows,) losses ('none'). A row whose
-        target is ``ignore_index`` (None: no row is) is not counted: loss 0, gradient 0, not
-        in the mean's count. Without ``record`` every other target lies in [0, C) (the caller
-        checked them). With ``record`` (an int64 array, on the device) a target outside
-        [0, C) is not counted either and never read through, and ``record[:2]`` becomes
-        ``[1, bad]`` if ``record[0]`` is 0, ``bad`` the lowest such target if it is negative,
-        else the highest, for the caller to report at its next host read; with ``site`` >= 0
-        also ``record[2] = site`` (a deferred check's record, ``deferred_checks``). The mean
-        over no rows is NaN."""
-        xp = self.xp
-        rows, classes = logits.shape
-        shifted = logits - xp.max(logits, axis=1, keepdims=True)
-        log_norm = xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-        counted = None if ignore_index is None else target != ignore_index
-        if record is not None:
-            in_range = (target >= 0) & (target < classes)
-            bad = ~in_range if counted is None else counted & ~in_range
-            self._record_bad(record, site, target, bad)
-            counted = in_range if counted is None else counted & in_range
-        t = target
-        if counted is not None:
-            t = xp.where(counted, target, xp.zeros((), dtype=target.dtype))
-        picked = xp.take_along_axis(shifted, xp.reshape(t, (-1, 1)), axis=1)
-        losses = xp.reshape(log_norm - picked, (-1,))
-        count = None
-        if counted is not None:
-            losses = xp.where(counted, losses, xp.zeros((), dtype=losses.dtype))
-            count = xp.sum(xp.astype(counted, logits.dtype))
-        saved = (shifted - log_norm, t, counted, count, reduction)
-        if reduction == "none":
-            return losses, saved
-        total = xp.sum(losses)
-        return (_mean(xp, total, rows, count) if reduction == "mean" else total), saved
-
-    def _record_bad(self, record: Any, site: int, target: Any, bad: Any) -> None:
-        """``record`` = [1, the bad target to name: the lowest if it is negative, else the
-        highest, ``site`` (if >= 0)] when ``bad`` holds a True and ``record[0]`` is 0;
-        unchanged else."""
-        xp = self.xp
-        if not target.shape[0]:
-            return
-        lowest = xp.min(xp.where(bad, target, xp.iinfo(target.dtype).max))
-        highest = xp.max(xp.where(bad, target, xp.iinfo(target.dtype).min))
-        named = xp.where(lowest < 0, lowest, highest)
-        fields = [xp.ones((), dtype=record.dtype), xp.astype(named, record.dtype)]
-        if site >= 0:
-            fields.append(xp.full((), site, dtype=record.dtype))
-        part = slice(0, len(fields))
-        first = xp.logical_and(record[0] == 0, xp.any(bad))
-        record[part] = xp.where(first, xp.stack(fields), record[part])
-
-    def cross_entropy_backward(self, g: Any, saved: Any) -> Any:
-        """The (rows, C) logits' gradient from the loss's ``g`` and what ``cross_entropy``
-        saved: (softmax(z) - onehot(t)) * g (/ the count for the mean), 0 on rows not
-        counted."""
-        xp = self.xp
-        log_probs, t, counted, count, reduction = saved
-        rows, classes = log_probs.shape
-        probs = xp.exp(log_probs)
-        onehot = xp.reshape(t, (-1, 1)) == xp.arange(classes, dtype=t.dtype)
-        if reduction == "none":
-            scale = xp.reshape(g, (-1, 1))
-        elif reduction == "sum":
-            scale = g
-        elif count is None:
-            scale = g / rows if rows else g
-        else:
-            empty = count == 0
-            scale = xp.where(empty, 0.0, g / xp.where(empty, 1.0, count))
-        grad = (probs - xp.astype(onehot, probs.dtype)) * scale
-        if counted is not None:
-            grad = xp.where(xp.reshape(counted, (-1, 1)), grad, xp.zeros((), dtype=grad.dtype))
-        return grad
-
-
-def _mean(xp: Any, total: Any, rows: int, count: Any) -> Any:
-    """``total`` over ``count`` (None: ``rows``), NaN where that is 0 (without 0/0's warning)."""
-    if count is None:
-        return total / rows if rows else xp.full((), math.nan, dtype=total.dtype)
-    empty = count == 0
-    return xp.where(empty, math.nan, total / xp.where(empty, 1.0, count))
-
-
-@dataclass(frozen=True)
-class NormSaved:
-    """What batch normalisation's forward keeps for backward (portable kernels): the centred
-    input, 1/std as (1, C, 1, ...), whether the batch statistics normalised, the per-channel
-    count and the statistics' shape."""
-
-    centred: Any
-    inv_std: Any
-    batch_stats: bool
-    count: int
-    stat_shape: tuple[int, ...]
-
-
-class NormKernels(Kernels):
-    """Batch normalisation of (N, C, *) over every axis but 1 (ops/norm.py checks the
-    arguments): forward, its saved state, backward."""
-
-    family = "norm"
-
-    def channel_sums(self, x: Any) -> Any:
-        """Sums of ``x`` (N, C, *) over every axis but 1, shaped (C,)."""
-        return self.xp.sum(x, axis=(0, *range(2, x.ndim)))
-
-    def forward(self, x: Any, weight: Any, bias: Any, running: tuple[Any, Any] | None,
-                batch_stats: bool, update: bool, momentum: float, eps: float,
-                in_place: bool) -> tuple[Any, Any, tuple[Any, Any] | None]:
-        """``(out, saved, new_running)``. With ``batch_stats`` normalise with the batch mean
-        and biased variance, else with ``running`` (mean, var). With ``update`` (needs
-        ``batch_stats`` and ``running``): ``new_running`` = ``(1 - momentum) * running +
-        momentum * batch`` (unbiased variance), written into the running arrays with
-        ``in_place`` (then returned as they are), new arrays otherwise; else None."""
-        xp = self.xp
-        channels = x.shape[1]
-        stat_shape = (1, channels) + (1,) * (x.ndim - 2)
-        count = math.prod(x.shape) // channels if channels else 0
-        new_running = None
-        if batch_stats:
-            mean = xp.reshape(self.channel_sums(x), stat_shape) / count
-            centred = x - mean
-            var = xp.reshape(self.channel_sums(centred * centred), stat_shape) / count
-            if update:
-                new_running = self.updated_running(running, mean, var, count, momentum,
-                                                   in_place)
-        else:
-            mean = xp.reshape(running[0], stat_shape)
-            var = xp.reshape(running[1], stat_shape)
-            centred = x - mean
-        inv_std = 1 / xp.sqrt(var + eps)
-        scale = inv_std * xp.reshape(weight, stat_shape) if weight is not None else inv_std
-        out = centred * scale  # one pass for normalise-and-scale
-        if bias is not None:
-            out += xp.reshape(bias, stat_shape)  # in place: out is a fresh array
-        return out, NormSaved(centred, inv_std, batch_stats, count, stat_shape), new_running
-
-    def updated_running(self, running: tuple[Any, Any], batch_mean: Any, batch_var: Any,
-                        count: int, momentum: float, in_place: bool) -> tuple[Any, Any]:
-        """The running statistics moved ``momentum`` of the way to the batch's (the variance
-        unbiased), cast to the running arrays' dtype; into them with ``in_place``."""
-        xp = self.xp
-        running_mean, running_var = running
-        mean = xp.reshape(batch_mean, (-1,))
-        var = xp.reshape(batch_var, (-1,)) * (count / (count - 1))  # unbiased
-        if mean.dtype != running_mean.dtype:
-            mean, var = (xp.astype(a, running_mean.dtype) for a in (mean, var))
-        new = ((1 - momentum) * running_mean + momentum * mean,
-               (1 - momentum) * running_var + momentum * var)
-        if not in_place:
-            return new
-        running_mean[...], running_var[...] = new
-        return running
-
-    def backward(self, g: Any, saved: Any, weight: Any,
-                 need: tuple[bool, bool, bool]) -> tuple[Any, Any, Any]:
-        """The gradients of (input, weight, bias) from the output's ``g`` and what ``forward``
-        saved; None for those not in ``need``."""
-        # With c = x - mean, s = 1/std, a = w*s (per channel), S = sum(g), T = sum(g*c):
-        # dW = s*T, db = S, and (batch statistics) dx = a*g - a*S/n - a*s**2*c*T/n, i.e.
-        # dx = g*a + c*k1 + k0 with per-channel k1 = -a*s**2*T/n, k0 = -a*S/n: one product
-        # pass for the sums, three for dx.
-        xp = self.xp
-        centred, inv_std, shape = saved.centred, saved.inv_std, saved.stat_shape
-        need_x, need_w, need_b = need
-        g_sum = xp.reshape(self.channel_sums(g), shape)
-        gc_sum = xp.reshape(self.channel_sums(g * centred), shape)
-        gx = None
-        if need_x:
-            a = inv_std * xp.reshape(weight, shape) if weight is not None else inv_std
-            gx = g * a
-            if saved.batch_stats:
-                gx += centred * (-a * inv_std * inv_std * gc_sum / saved.count)
-                gx -= a * g_sum / saved.count
-        gw = xp.reshape(inv_std * gc_sum, (-1,)) if need_w else None
-        gb = xp.reshape(g_sum, (-1,)) if need_b else None
-        return gx, gw, gb
-
-
-class OptimKernels(Kernels):
-    """Optimizer steps over a list of parameters (``values``, updated in place), their
-    gradients and their state dicts (made and then updated in place: every state array is the
-    same array from one step to the next, as a replayed CUDA graph needs), PyTorch's formulas
-    and operation order (tinygrad_drop/optim.py documents them). The portable versions update
-    one parameter after another; a backend may update all at once."""
-
-    family = "optim"
-
-    def sgd(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-            lr: float, momentum: float, weight_decay: float, nesterov: bool) -> None:
-        """SGD with momentum (``momentum_buffer``, a copy of the first gradient), nesterov and
-        weight decay; ``states`` is only read with momentum."""
-        xp = self.xp
-        for value, grad, state in zip(values, grads, states, strict=True):
-            if weight_decay:
-                grad = grad + weight_decay * value
-            if momentum:
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = xp.asarray(grad, copy=True)  # not p.grad
-                else:
-                    buf *= momentum  # = momentum * buf + grad, rounded the same
-                    buf += grad
-                grad = grad + momentum * buf if nesterov else buf
-            value -= lr * grad
-
-    def adam(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-             lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
-        """Adam (L2 weight decay): ``exp_avg``, ``exp_avg_sq`` and the ``step`` count."""
-        xp = self.xp
-        b1, b2 = betas
-        for value, grad, state in zip(values, grads, states, strict=True):
-            if weight_decay:
-                grad = grad + weight_decay * value
-            step = state["step"] = int(state.get("step", 0)) + 1
-            m, v = state.get("exp_avg"), state.get("exp_avg_sq")
-            if m is None:
-                m = state["exp_avg"] = xp.zeros_like(value)
-                v = state["exp_avg_sq"] = xp.zeros_like(value)
-            change = grad - m  # m + (1 - b1) * (grad - m): PyTorch's lerp form
-            change *= 1 - b1
-            m += change
-            square = grad * (1 - b2)  # b2 * v + (1 - b2) * grad * grad
-            square *= grad
-            v *= b2
-            v += square
-            denom = xp.sqrt(v) / math.sqrt(1 - b2 ** step) + eps
-            value -= (lr / (1 - b1 ** step)) * (m / denom)
-
-    def adadelta(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-                 lr: float, rho: float, eps: float, weight_decay: float) -> None:
-        """Adadelta: ``square_avg``, ``acc_delta`` and the ``step`` count."""
-        xp = self.xp
-        for value, grad, state in zip(values, grads, states, strict=True):
-            if weight_decay:
-                grad = grad + weight_decay * value
-            square_avg = state.get("square_avg")
-            if square_avg is None:
-                square_avg = state["square_avg"] = xp.zeros_like(value)
-                state["acc_delta"] = xp.zeros_like(value)
-            acc_delta = state["acc_delta"]
-            state["step"] = state.get("step", 0) + 1
-            # Each temporary is made once and then worked on in place: a 9216x128 layer has no
-            # array to spare (grad may be p.grad's array and is never written). Products in
-            # PyTorch's order, (1 - rho) * g * g, so that float64 agrees to the last bits.
-            scaled = grad * (1 - rho)
-            scaled *= grad
-            square_avg *= rho
-            square_avg += scaled
-            delta = xp.sqrt(acc_delta + eps)
-            delta /= xp.sqrt(square_avg + eps)
-            delta *= grad
-            scaled = delta * (1 - rho)
-            scaled *= delta
-            acc_delta *= rho
-            acc_delta += scaled
-            if lr != 1.0:  # the seed's lr is 1: no multiply
-                delta *= lr
-            value -= delta
 
 
 class PoolKernels(Kernels):
