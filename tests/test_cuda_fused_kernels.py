@@ -449,3 +449,19 @@ def test_cross_entropy_writes_a_deferred_checks_record_with_its_site(built):
         assert record.tolist() == [1, -7, 4]
         kernels.cross_entropy(logits, np.array([0, 9, 2, 3, 1]), "mean", -100, record, site=2)
         assert record.tolist() == [1, -7, 4]  # the first failure is kept
+
+
+def test_the_gpu_block_size_of_256_threads(built):
+    """The CuPy backend launches 256 threads a block: the block sums at that size."""
+    dev = device(built, 3, 256)
+    g = data((300, 7), "float64", 20)
+    np.testing.assert_allclose(dev.kernels("linear").bias_grad(g), g.sum(axis=0), rtol=1e-12)
+    args = bn_args((70, 5, 3), "float64", True, 21)
+    (out, new, _, grads), (ref_out, ref_new, _, ref_grads) = bn_both(dev, args, True, True)
+    for mine, theirs in zip((out, *new, *grads[1:]), (ref_out, *ref_new, *ref_grads[1:]),
+                            strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-11, atol=1e-11)
+    logits, target = data((600, 9), "float64", 22), np.random.default_rng(23).integers(0, 9, 600)
+    (loss, grad, _), (ref_loss, ref_grad, _) = ce_both(dev, logits, target, "mean")
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-12)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-12, atol=1e-15)
