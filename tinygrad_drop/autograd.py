@@ -365,9 +365,19 @@ def unbroadcast(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
 def topological_order(root: Op) -> list[Op]:
     """Ops reachable from ``root``, each after every op that consumes its output: newest first,
     by the number ``apply`` gave each recorded op (iterative, so graphs of any depth work)."""
+    return _ordered(root, False)
+
+
+def _ordered(root: Op, refuse_freed: bool) -> list[Op]:
+    """``topological_order``; with ``refuse_freed``, a RuntimeError if any op was freed (before
+    any gradient is computed, so a failing backward changes none)."""
     order = [root]
     seen = {root}
     for op in order:  # grows while it is walked: every reachable op is appended once
+        if refuse_freed and op.freed:
+            raise RuntimeError(
+                f"backward through the graph a second time: {op.name} was freed by an earlier "
+                "backward(). Pass retain_graph=True to the first backward() to keep the graph")
         for parent in op.parents:
             if parent is not None and parent not in seen and isinstance(parent, Op):
                 seen.add(parent)
@@ -387,12 +397,7 @@ def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
     if root.grad_fn is None:
         _accumulate_leaf(root, grad, delivered)
         return
-    order = topological_order(root.grad_fn)
-    for op in order:  # check first, so a failing call changes no gradient
-        if op.freed:
-            raise RuntimeError(
-                f"backward through the graph a second time: {op.name} was freed by an earlier "
-                "backward(). Pass retain_graph=True to the first backward() to keep the graph")
+    order = _ordered(root.grad_fn, True)
     pending: dict[Op, Any] = {root.grad_fn: grad}
     for op in order:
         out_grad = pending.pop(op, None)

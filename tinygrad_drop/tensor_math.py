@@ -53,7 +53,12 @@ def _binary(op: type[Op], doc: str, reflected: bool = False,
             floating: bool = False) -> Callable[..., Any]:
     """An operator method applying ``op`` to (self, other), or (other, self) if reflected."""
     def method(self: Any, other: Any) -> Any:
-        if keeps_dtype(self, other, floating):
+        if isinstance(other, TensorBase):  # keeps_dtype's test for two tensors, inlined
+            dtype = self.data.dtype
+            if (other._backend is self._backend and other.data.dtype == dtype
+                    and native_category(dtype) == 2):
+                return op.apply(other, self) if reflected else op.apply(self, other)
+        elif keeps_dtype(self, other, floating):
             return op.apply(other, self) if reflected else op.apply(self, other)
         (a, b), name = promote(other, self, floating=floating) if reflected else promote(
             self, other, floating=floating)

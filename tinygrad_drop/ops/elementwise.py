@@ -49,8 +49,8 @@ class Mul(Op):
 
     def backward(self, g: Any) -> tuple[Any, Any]:
         a, b = self.saved
-        need_a, need_b = self.needs_input_grad
-        return g * b if need_a else None, g * a if need_b else None
+        to_a, to_b = self.parents  # needs_input_grad, without building the tuple
+        return g * b if to_a is not None else None, g * a if to_b is not None else None
 
 
 class Div(Op):
