@@ -106,12 +106,11 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: inference (training=False) needs running_mean and "
                          "running_var")
-    out, new_mean, new_var = BatchNorm.apply(
-        x, weight, bias, training=bool(training), momentum=momentum, eps=eps,
+    # in place, as PyTorch: the same arrays every step, which a step captured by td.jit needs
+    out, _, _ = BatchNorm.apply(
+        x, weight, bias, training=bool(training), momentum=momentum, eps=eps, in_place=True,
         running_mean=None if running_mean is None else running_mean.data,
         running_var=None if running_var is None else running_var.data)
-    if new_mean is not None:  # the op is pure: the update is assigned here
-        running_mean.data, running_var.data = new_mean.data, new_var.data
     return out
 
 
