@@ -32,8 +32,24 @@ class DeferredChecks:
         self.backend = backend
         self.record: Any = None  # made on first use, then reused: a captured step writes it
         self.pending = False  # whether a check may have failed since the last report
+        self.requests = 0  # checks made so far (td.jit: whether a recorded step makes any)
         self._sites: dict[Any, int] = {}
         self._errors: list[Callable[[int], Exception]] = []
+
+    def slot(self, key: Any, error: Callable[[int], Exception]) -> tuple[Any, int]:
+        """``(record, site)`` for a kernel that checks values itself: it writes
+        ``record[:] = [1, the offending value, site]`` if ``record[0]`` is 0 when the check at
+        ``key`` fails, and leaves the record alone otherwise. ``error(value)`` makes the
+        exception to raise for it at the next report."""
+        site = self._sites.get(key)
+        if site is None:
+            site = self._sites[key] = len(self._errors)
+            self._errors.append(error)
+        if self.record is None:
+            self.record = self.backend.xp.zeros((3,), dtype=self.backend.xp.int64)
+        self.pending = True
+        self.requests += 1
+        return self.record, site
 
     def require(self, failed: Any, value: Any, key: Any, error: Callable[[int], Exception]
                 ) -> None:
@@ -42,18 +58,11 @@ class DeferredChecks:
         first failure is kept. ``error(value)`` makes the exception to raise for it. Reads
         nothing back."""
         xp = self.backend.xp
-        site = self._sites.get(key)
-        if site is None:
-            site = self._sites[key] = len(self._errors)
-            self._errors.append(error)
-        if self.record is None:
-            self.record = xp.zeros((3,), dtype=xp.int64)
-        record = self.record
+        record, site = self.slot(key, error)
         first = xp.logical_and(record[_FAILED] == 0, failed)
         news = xp.stack([xp.ones((), dtype=xp.int64), xp.astype(value, xp.int64),
                          xp.full((), site, dtype=xp.int64)])
         record[...] = xp.where(first, news, record)
-        self.pending = True
 
     def report(self) -> None:
         """Raise the first failure recorded since the last report, if any (one read of the

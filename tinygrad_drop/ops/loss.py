@@ -122,20 +122,17 @@ class CrossEntropy(_ClassLoss):
         check_class_input(where, xp, logits, target, None, False)
         self.soft = False
         classes = logits.shape[0 if logits.ndim == 1 else 1]
-        ignore, record = self.ignore_index, None
+        ignore, ignore_index, record, site = self.ignore_index, self.ignore_index, None, -1
         if self.backend.host_memory:
-            if kept_targets(where, self.backend, target, classes, self.ignore_index) is None:
+            if kept_targets(where, self.backend, target, classes, ignore_index) is None:
                 ignore = None  # every target counts: nothing to mask
-        elif target.size:
-            record = xp.zeros((2,), dtype=xp.int64)
-        loss, saved = self.kernels.cross_entropy(to_rows(xp, logits), xp.reshape(target, (-1,)),
-                                                 self.reduction, ignore, record)
-        self.saved = (saved, logits.shape)
-        if record is not None:
-            ignore_index = self.ignore_index
-            self.backend.checks.require(
-                record[0] != 0, record[1], ("class target", where, classes, ignore_index),
+        elif target.size:  # the kernel writes a bad target into the deferred checks' record
+            record, site = self.backend.checks.slot(
+                ("class target", where, classes, ignore_index),
                 lambda value: out_of_range(where, value, classes, ignore_index))
+        loss, saved = self.kernels.cross_entropy(to_rows(xp, logits), xp.reshape(target, (-1,)),
+                                                 self.reduction, ignore, record, site)
+        self.saved = (saved, logits.shape)
         if self.reduction == "none":
             return xp.reshape(loss, class_target_shape(logits.shape))
         return loss
