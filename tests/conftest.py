@@ -51,3 +51,21 @@ def grad_mode_is_left_on():
     leaked = not td.is_grad_enabled()
     autograd._grad_mode.enabled = True
     assert not leaked, "the test left gradient recording switched off (no_grad leaked)"
+
+
+@pytest.fixture(autouse=True)
+def deferred_checks_are_left_reported():
+    """Fail a test that leaves a failed device check unreported (a bad class target on strict or
+    cupy that nothing read), and clear it so that the next test is not blamed for it."""
+    yield
+    from tinygrad_drop.backends import registry
+
+    for backend in list(registry._instances.values()):
+        checks = backend.__dict__.get("_checks")
+        if checks is None or not checks.pending:
+            continue
+        try:
+            checks.report()
+        except Exception as exc:  # the failure it recorded
+            pytest.fail(f"the test left a failed check on backend {backend.name!r} unreported: "
+                        f"{exc}")
