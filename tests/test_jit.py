@@ -293,3 +293,36 @@ def test_gpu_founding_mlp_with_sgd_learns_under_jit(gpu):
                    Tensor(labels[i:i + 256], backend="cupy")).item()
               for i in range(0, labels.size, 256)]
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_bad_target_in_a_replayed_step_is_reported_at_the_next_read(recording):
+    """A recorded step that checks class targets on the device leaves each replay's record for
+    the next host read (here the recorder replays by calling again; on CuPy the graph rewrites
+    the record): a bad target in the fourth call, a replay, is raised when the loss is read."""
+    recording.host_memory = False  # check as a device backend does
+
+    class GraphLike(CallAgain):
+        """Replays leave no Python-side trace, as a CUDA graph's: only the arrays change."""
+
+        def replay(self):
+            super().replay()
+            recording.checks.pending = False
+
+    class GraphLikeRecorder(CallAgainRecorder):
+        def record(self, call):
+            result, _ = super().record(call)
+            return result, GraphLike(call, result, self.log)
+
+    recording.recorder = GraphLikeRecorder()
+    model, _, step = trainer(recording)
+    jitted = jit(step)
+    data = on(recording, batches(4))
+    for x, y in data[:3]:
+        jitted(x, y).item()
+    x, y = data[3]
+    y.data[2] = CLASSES + 4
+    loss = jitted(x, y)
+    assert recording.recorder.log == ["record", "replay", "replay"]
+    with pytest.raises(IndexError, match=f"target {CLASSES + 4} is out of range for {CLASSES}"):
+        loss.item()
+    loss.item()  # reported once

@@ -62,7 +62,7 @@ class Jitted:
         if key not in self.warmed:
             self.warmed.add(key)
             return self.fn(*args, **kwargs)
-        step = Recorded(self.fn, recorder, args, kwargs, tensors)
+        step = Recorded(self.fn, recorder, args, kwargs, tensors, backend)
         self.steps[key] = step
         return step.result
 
@@ -75,12 +75,17 @@ class Recorded:
     argument, one that requires a gradient, is passed as it is), its result and its step."""
 
     def __init__(self, fn: Callable[..., Any], recorder: Any, args: tuple, kwargs: dict,
-                 tensors: list[Tensor]) -> None:
+                 tensors: list[Tensor], backend: Any) -> None:
         self.statics = [None if t.requires_grad else Tensor(t) for t in tensors]
         self.held = tensors  # keeps the identities in the key alive
         fresh = iter(self.statics)
         static_args, static_kwargs = _substitute((args, kwargs), fresh)
+        self.checks = backend.checks
+        checks_before = self.checks.requests
         self.result, self.step = recorder.record(lambda: fn(*static_args, **static_kwargs))
+        # whether the step checks values on the device (class targets): each replay then
+        # leaves a record for the next host read to report
+        self.checking = self.checks.requests != checks_before
 
     def replay(self, tensors: list[Tensor]) -> Any:
         """Copy ``tensors`` into the static ones, replay, return the recorded result."""
@@ -88,6 +93,8 @@ class Recorded:
             if static is not None:
                 static.data[...] = tensor.data
         self.step.replay()
+        if self.checking:
+            self.checks.pending = True
         return self.result
 
 
