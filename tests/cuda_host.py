@@ -295,18 +295,75 @@ def compile_or_skip(source: str, workdir: str, name: str,
     return compile_on_host(source, workdir, name, launchers)
 
 
-def find_nvrtc() -> str | None:
-    """Path of libnvrtc: from the nvidia-cuda-nvrtc wheel, a CUDA install, or the linker."""
+def _nvrtc_candidates() -> list[str]:
+    """Every libnvrtc here: the nvidia-cuda-nvrtc wheels (one per CUDA major, or torch's), CUDA
+    installs, and the linker's."""
     patterns = []
     for entry in sys.path:
         patterns += [os.path.join(entry, "nvidia", "cu*", "lib", "libnvrtc.so*"),
                      os.path.join(entry, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*")]
     patterns.append("/usr/local/cuda*/lib64/libnvrtc.so*")
-    for pattern in patterns:
-        found = sorted(p for p in glob.glob(pattern) if "builtins" not in p)
-        if found:
-            return found[0]
-    return ctypes.util.find_library("nvrtc")
+    found = [p for pattern in patterns for p in sorted(glob.glob(pattern)) if "builtins" not in p]
+    linked = ctypes.util.find_library("nvrtc")
+    return found + ([linked] if linked else [])
+
+
+def _builtins_for(library: str) -> str | None:
+    """Whether NVRTC at ``library`` can compile: it opens ``libnvrtc-builtins.so.MAJOR.MINOR``
+    of its own version by name, found beside it only where its RPATH allows. Loads that file
+    (from beside the library or any other NVRTC folder here) so that NVRTC's own lookup finds
+    it loaded; returns why it cannot compile, or None."""
+    try:
+        nvrtc = ctypes.CDLL(library)
+    except OSError as exc:
+        return f"{library} cannot be loaded: {exc}"
+    major, minor = ctypes.c_int(), ctypes.c_int()
+    if nvrtc.nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)) != 0:
+        return f"{library}: nvrtcVersion failed"
+    name = f"libnvrtc-builtins.so.{major.value}.{minor.value}"
+    folders = [os.path.dirname(library)] + [os.path.dirname(p) for p in _nvrtc_candidates()]
+    for folder in dict.fromkeys(folders):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            except OSError as exc:
+                return f"{path} cannot be loaded: {exc}"
+            return None
+    return (f"{library} (NVRTC {major.value}.{minor.value}) needs {name}, which is not beside it "
+            "nor in any other NVRTC folder here (a CUDA build of PyTorch may bring an NVRTC "
+            "without it: pip install nvidia-cuda-nvrtc of the same version)")
+
+
+_NVRTC_STATE: list[tuple[str | None, str]] = []
+
+
+def _nvrtc_state() -> tuple[str | None, str]:
+    if not _NVRTC_STATE:
+        candidates = _nvrtc_candidates()
+        problems = []
+        for library in candidates:
+            problem = _builtins_for(library)
+            if problem is None:
+                _NVRTC_STATE.append((library, ""))
+                break
+            problems.append(problem)
+        else:
+            reason = "; ".join(problems) or "NVRTC not found (pip install nvidia-cuda-nvrtc)"
+            _NVRTC_STATE.append((None, reason))
+    return _NVRTC_STATE[0]
+
+
+def find_nvrtc() -> str | None:
+    """Path of a libnvrtc that can compile here (its builtins library found and loaded): from
+    the nvidia-cuda-nvrtc wheel, a CUDA install, or the linker; None when there is none, and
+    ``nvrtc_missing_reason()`` says why."""
+    return _nvrtc_state()[0]
+
+
+def nvrtc_missing_reason() -> str:
+    """Why no NVRTC can compile here ('' when one can): the skip reason of the NVRTC tests."""
+    return _nvrtc_state()[1]
 
 
 def nvrtc_compile(library: str, source: str, options: list[str]) -> tuple[int, str, bytes]:

@@ -18,6 +18,7 @@ from cuda_host import (
     compile_or_skip,
     find_nvrtc,
     nvrtc_entries,
+    nvrtc_missing_reason,
 )
 
 import tinygrad_drop as td
@@ -332,7 +333,7 @@ def test_avg_pool_counts_the_padding_zeros_on_a_hand_worked_case(kernels):
 NVRTC = find_nvrtc()
 
 
-@pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.skipif(NVRTC is None, reason=nvrtc_missing_reason())
 @pytest.mark.parametrize("dtype", sorted(CTYPES))
 @pytest.mark.parametrize("arch", ["compute_75", "compute_90"])
 def test_conv_kernels_compile_with_nvrtc_without_local_memory_or_atomics(dtype, arch):
@@ -343,7 +344,7 @@ def test_conv_kernels_compile_with_nvrtc_without_local_memory_or_atomics(dtype, 
         assert "atom." not in body, f"{name}: the gathers need no atomics"
 
 
-@pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.skipif(NVRTC is None, reason=nvrtc_missing_reason())
 def test_conv_source_compiles_in_one_module_with_the_dropout_source():
     """The two sources share no names: a backend may compile them as one module."""
     entries = nvrtc_entries(NVRTC, kernel_source("float64") + conv_kernel_source("float64"),

@@ -19,6 +19,7 @@ from cuda_host import (
     find_nvrtc,
     nvrtc_compile,
     nvrtc_entries,
+    nvrtc_missing_reason,
 )
 from special_values import (
     assert_bits_equal,
@@ -426,7 +427,7 @@ def test_masked_select_gives_zero_where_the_mask_is_off_even_for_nan_and_inf(ker
 NVRTC = find_nvrtc()
 
 
-@pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.skipif(NVRTC is None, reason=nvrtc_missing_reason())
 @pytest.mark.parametrize("dtype", sorted(CTYPES))
 @pytest.mark.parametrize("arch", ["compute_75", "compute_90"])
 def test_kernels_compile_with_nvrtc_without_warnings(dtype, arch):
@@ -440,7 +441,7 @@ def test_kernels_compile_with_nvrtc_without_warnings(dtype, arch):
         assert b"ld.global.nc.v4.f32" in ptx and b"st.global.v4.f32" in ptx
 
 
-@pytest.mark.skipif(NVRTC is None, reason="NVRTC not found (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.skipif(NVRTC is None, reason=nvrtc_missing_reason())
 @pytest.mark.parametrize("dtype, width", [("float32", "v4.f32"), ("float64", "v2.f64")])
 def test_spatial_kernels_load_vectors_keep_their_bits_in_registers_and_divide_once(dtype,
                                                                                   width):
