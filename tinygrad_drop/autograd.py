@@ -363,8 +363,9 @@ def unbroadcast(xp: Any, grad: Any, shape: tuple[int, ...]) -> Any:
 
 
 def topological_order(root: Op) -> list[Op]:
-    """Ops reachable from ``root``, each after every op that consumes its output: newest first,
-    by the number ``apply`` gave each recorded op (iterative, so graphs of any depth work)."""
+    """Ops reachable from ``root``, each after every op that consumes its output: breadth first
+    where each op feeds one other, else newest first by the number ``apply`` gave each recorded
+    op (iterative, so graphs of any depth work)."""
     return _ordered(root, False)
 
 
@@ -373,16 +374,22 @@ def _ordered(root: Op, refuse_freed: bool) -> list[Op]:
     any gradient is computed, so a failing backward changes none)."""
     order = [root]
     seen = {root}
+    shared = False  # whether some op feeds two others: then breadth-first is not enough
     for op in order:  # grows while it is walked: every reachable op is appended once
         if refuse_freed and op.freed:
             raise RuntimeError(
                 f"backward through the graph a second time: {op.name} was freed by an earlier "
                 "backward(). Pass retain_graph=True to the first backward() to keep the graph")
         for parent in op.parents:
-            if parent is not None and parent not in seen and isinstance(parent, Op):
-                seen.add(parent)
-                order.append(parent)
-    if len(order) > 1:
+            if parent is not None and isinstance(parent, Op):
+                if parent in seen:
+                    shared = True
+                else:
+                    seen.add(parent)
+                    order.append(parent)
+    # In a tree each op is appended after its one consumer, so the walk's order is already
+    # valid; where an op is shared, one of its consumers may come later: sort, newest first.
+    if shared:
         order.sort(key=_creation_number, reverse=True)
     return order
 
