@@ -2,7 +2,9 @@
 
 At this size the arithmetic is negligible, so the time is the cost of recording and walking the
 graph. Prints microseconds per iteration (median and min-max over repeats) for tinygrad_drop and,
-when installed, PyTorch CPU measured in the same run, and their ratio.
+when installed, PyTorch CPU measured in the same run, and their ratio; then the cost per op of
+recording (the forward alone, over its 4 ops) and of backward (the whole step less the forward,
+over the same 4 ops).
 
     python benchmarks/bench_overhead.py [--repeats 7] [--number 2000]
 """
@@ -18,18 +20,25 @@ from common import report_peers
 
 import tinygrad_drop as td
 
+OPS = 4  # mul, add, relu, sum
 
-def ours(backend: str):
+
+def ours(backend: str, backward: bool = True):
+    """The step on tinygrad_drop (without ``backward``: the forward alone)."""
     rng = np.random.default_rng(0)
     a, b, c = (td.Tensor(rng.standard_normal((4, 4)), dtype="float32", backend=backend,
                          requires_grad=True) for _ in range(3))
 
     def step():
         (a * b + c).relu().sum().backward()
-    return step
+
+    def forward():
+        (a * b + c).relu().sum()
+    return step if backward else forward
 
 
-def pytorch():
+def pytorch(backward: bool = True):
+    """The step on PyTorch CPU, one thread (without ``backward``: the forward alone)."""
     import torch
 
     torch.set_num_threads(1)
@@ -37,7 +46,10 @@ def pytorch():
 
     def step():
         (a * b + c).relu().sum().backward()
-    return step
+
+    def forward():
+        (a * b + c).relu().sum()
+    return step if backward else forward
 
 
 def measure(step, repeats: int, number: int) -> list[float]:
@@ -69,13 +81,22 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=2000)
     parser.add_argument("--backend", default="numpy")
     args = parser.parse_args()
-    rows = [(f"tinygrad_drop ({args.backend})", measure(ours(args.backend), args.repeats,
-                                                         args.number))]
+    makers = {f"tinygrad_drop ({args.backend})": lambda backward: ours(args.backend, backward)}
     try:
-        rows.append(("pytorch cpu", measure(pytorch(), args.repeats, args.number)))
+        import torch  # noqa: F401
+        makers["pytorch cpu"] = pytorch
     except ImportError:
         print("(PyTorch not installed: no comparison)")
-    report_peers("(a*b + c).relu().sum() + backward, 4x4", dict(rows), "us")
+    steps = {name: measure(make(True), args.repeats, args.number)
+             for name, make in makers.items()}
+    report_peers("(a*b + c).relu().sum() + backward, 4x4", steps, "us")
+    print(f"per op (median over {OPS} ops): record = forward / {OPS}, "
+          f"backward = (step - forward) / {OPS}")
+    for name, make in makers.items():
+        forward = statistics.median(measure(make(False), args.repeats, args.number))
+        step = statistics.median(steps[name])
+        print(f"  {name:24s} record {forward / OPS:6.2f} us  backward "
+              f"{(step - forward) / OPS:6.2f} us")
 
 
 if __name__ == "__main__":
