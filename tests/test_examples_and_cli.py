@@ -28,7 +28,11 @@ def test_tiny_mlp_learns_the_spirals_on_the_chosen_backend(backend, monkeypatch,
     assert f"backend: {backend}" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("command", [["tinygrad-drop"], [sys.executable, "-m", "tinygrad_drop"]])
+# the console script of the environment running the tests (a venv's bin/ need not be on PATH)
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "tinygrad-drop")
+
+
+@pytest.mark.parametrize("command", [[SCRIPT], [sys.executable, "-m", "tinygrad_drop"]])
 def test_info_lists_version_and_backends_with_reasons(command):
     env = dict(os.environ, TINYGRAD_DROP_BACKEND="strict")
     result = subprocess.run([*command, "info"], capture_output=True, text=True, env=env,
