@@ -420,3 +420,17 @@ def test_the_graph_variable_set_at_run_time_saves_the_process_first_backward(tmp
               "x.exp().sum().backward()\n")
     subprocess.run([sys.executable, "-c", script], check=True)
     assert "mul" in first.read_text() and not later.exists()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_forward_and_mask_match_the_portable_kernel_bit_for_bit(backend, dtype):
+    from backends.kernels import ActivationKernels
+
+    values = np.array([-0.0, 0.0, np.nan, -np.inf, np.inf, -1.5, 2.5, 1e-45], dtype)
+    x = Tensor(values, backend=backend, requires_grad=True)
+    out = x.relu()
+    ref_out, ref_mask = ActivationKernels(td.backends.get("numpy")).relu(values, True)
+    got = host(out)
+    assert got.dtype == ref_out.dtype and got.tobytes() == ref_out.tobytes()  # +0.0, NaN kept
+    mask = td.backends.get(backend).to_numpy(out.grad_fn.saved)
+    assert mask.dtype == bool and mask.tolist() == ref_mask.tolist()
