@@ -13,6 +13,9 @@
 - The seed's CNN training step (bench_cnn.py's: conv 32, conv 64, max-pool, dropout, dense,
   Adadelta) at batch 128 against PyTorch CUDA eager, and the epoch it implies (469 steps of
   60 000 images; issue 15's target: no slower than PyTorch eager, 1.14 s on an H100).
+- Whole-step capture (``bench_jit.py``): the founding MLP's epoch (234 steps of 256, data on
+  the device) and its batch-8192 step, eager and under ``td.jit``, against PyTorch CUDA eager
+  and with the step in a CUDA graph; kernels per step; issue 16's targets beside the ratios.
 
 Peers are timed in turn within each repeat (wall clock, the device synchronised around each
 run). Without CuPy or a GPU it prints why and exits 0.
@@ -30,6 +33,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_cnn  # noqa: E402
+import bench_jit  # noqa: E402
 import bench_mlp  # noqa: E402
 from common import print_rows  # noqa: E402
 
@@ -183,13 +187,16 @@ def collect_cnn(quick: bool) -> list[dict]:
     return rows
 
 
-def collect(quick: bool = False) -> list[dict]:
-    """Every GPU row; none (and a note on stderr) where the GPU benchmarks cannot run."""
+def collect(quick: bool = False) -> tuple[list[dict], dict]:
+    """Every GPU row, and the notes of the capture benchmark (kernel counts, failures); none
+    (and a note on stderr) where the GPU benchmarks cannot run."""
     reason = skip_reason()
     if reason:
         print(f"bench_gpu: skipped: {reason}", file=sys.stderr)
-        return []
-    return collect_dropout(quick) + collect_mlp(quick) + collect_cnn(quick)
+        return [], {}
+    jit_rows, jit_notes = bench_jit.collect(quick, torch_cuda(), synchronize)
+    return (collect_dropout(quick) + collect_mlp(quick) + collect_cnn(quick) + jit_rows,
+            jit_notes)
 
 
 def device_name() -> str:
@@ -221,15 +228,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
-    rows = collect(args.quick)
+    rows, jit_notes = collect(args.quick)
     if not rows:
         return
     torch = torch_cuda()
     print(f"{device_name()}, PyTorch {torch.__version__ if torch else 'with CUDA: not found'}")
     print_table(rows)
+    bench_jit.print_summary([r for r in rows if r["benchmark"] == "gpu jit"], jit_notes)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": device_name(), "rows": rows}, f, indent=1)
+            json.dump({"device": device_name(), "rows": rows, "jit": jit_notes}, f, indent=1)
 
 
 if __name__ == "__main__":
