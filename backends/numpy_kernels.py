@@ -67,11 +67,15 @@ class ColumnSumKernels(Kernels):
 
 
 class ZerosByDtype(dict):
-    """A read-only 0-d zero per dtype, made on first use."""
+    """A read-only 0-d zero per floating dtype, made on first use; None for other dtypes (a
+    bool or integer zero would change the result's dtype where a Python 0 does not)."""
 
-    def __missing__(self, dtype: Any) -> np.ndarray:
-        zero = self[dtype] = np.zeros((), dtype)
-        zero.flags.writeable = False
+    def __missing__(self, dtype: Any) -> np.ndarray | None:
+        zero = None
+        if dtype.kind == "f":
+            zero = np.zeros((), dtype)
+            zero.flags.writeable = False
+        self[dtype] = zero
         return zero
 
 
@@ -92,15 +96,16 @@ class NumpyActivationKernels(ActivationKernels):
         self._zeros = ZerosByDtype()
 
     def relu(self, a: np.ndarray, need_mask: bool) -> tuple[np.ndarray, Any]:
-        if a.dtype.kind != "f":  # a bool or integer zero would change the result's dtype
-            return super().relu(a, need_mask)
         zero = self._zeros[a.dtype]
+        if zero is None:
+            return super().relu(a, need_mask)
         out = np.maximum(a, zero)
         return out, (np.not_equal(out, zero) if need_mask else None)
 
     def relu_backward(self, g: np.ndarray, positive: np.ndarray) -> np.ndarray:
-        if g.size <= self.SMALL:
-            return np.where(positive, g, self._zeros[g.dtype])  # the portable version
+        if g.size <= self.SMALL:  # the portable version, against a cached zero where it can
+            zero = self._zeros[g.dtype]
+            return np.where(positive, g, 0 if zero is None else zero)
         if not all_finite(g):  # g * False would be NaN for a NaN or inf g; PyTorch has 0
             return super().relu_backward(g, positive)
         return np.multiply(g, positive)
