@@ -2,8 +2,9 @@
 stream into a CUDA graph, with its own memory pool, and replayed on the current stream.
 
 Recording: the generator's device position is brought up to date, the call runs under CuPy's
-stream capture with a private ``MemoryPool`` as allocator (memory a captured step uses stays
-its own: nothing outside the graph is handed an address the graph writes), its dropout draws
+stream capture with a private ``MemoryPool`` as allocator, one per step (memory a captured step
+uses stays its own: nothing outside the graph, another step's graph included, is ever handed an
+address the graph writes, even after the step's outputs are dropped), its dropout draws
 read the device position (``philox.py``) and the step ends with one kernel that advances it.
 Replaying launches the graph on the current stream, so it is ordered after the inputs were
 copied in and before whatever reads the outputs, with no synchronisation.
@@ -20,10 +21,12 @@ from .capture import CaptureError
 
 
 class CupyStep:
-    """A recorded step: ``replay()`` launches its graph; ``draws`` dropout draws per step."""
+    """A recorded step: ``replay()`` launches its graph; ``draws`` dropout draws per step;
+    ``pool`` the memory it was recorded in (held as long as the graph)."""
 
-    def __init__(self, backend: Any, graph: Any, draws: int, checks: bool) -> None:
+    def __init__(self, backend: Any, graph: Any, draws: int, checks: bool, pool: Any) -> None:
         self.backend, self.graph, self.draws, self.checks = backend, graph, draws, checks
+        self.pool = pool
 
     def replay(self) -> None:
         """Run the step once more on the current stream; the generator and the deferred value
@@ -39,13 +42,12 @@ class CupyStep:
 
 
 class CupyRecorder:
-    """Records calls into CUDA graphs (one side stream and one private memory pool for every
-    step of the backend: steps run one after another, so they may share transient memory)."""
+    """Records calls into CUDA graphs, from one side stream (capture cannot use the legacy
+    default stream)."""
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
         self.stream = cupy.cuda.Stream(non_blocking=True)
-        self.pool = cupy.cuda.MemoryPool()
 
     def record(self, call: Callable[[], Any]) -> tuple[Any, CupyStep]:
         """Capture ``call()``, run it once (its result then holds this call's values) and
@@ -53,20 +55,21 @@ class CupyRecorder:
         backend, generator = self.backend, self.backend.generator
         checks = backend.checks
         pending, checks.pending = checks.pending, False
-        position = generator.begin_capture()
+        position, pool = generator.begin_capture(), cupy.cuda.MemoryPool()
         try:
-            result, graph = self._capture(call, position)
+            result, graph = self._capture(call, position, pool)
         finally:
             draws = generator.end_capture()
             checked, checks.pending = checks.pending, pending
-        step = CupyStep(backend, graph, draws, checked)
+        step = CupyStep(backend, graph, draws, checked, pool)
         step.replay()
         return result, step
 
-    def _capture(self, call: Callable[[], Any], position: Any) -> tuple[Any, Any]:
-        """(``call()``'s result, the instantiated graph of its work and the position advance)."""
+    def _capture(self, call: Callable[[], Any], position: Any, pool: Any) -> tuple[Any, Any]:
+        """(``call()``'s result, the instantiated graph of its work and the position advance),
+        everything it allocates taken from ``pool``."""
         backend, generator = self.backend, self.backend.generator
-        with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
+        with cupy.cuda.using_allocator(pool.malloc), self.stream:
             self.stream.begin_capture()
             backend.capturing = True
             try:
