@@ -286,11 +286,15 @@ class CupyConvKernels(ConvKernels):
     one product with the rebuilt columns; the input's as ``td_col2im`` of W^T g (a gather onto
     zeros: no atomics, no zero fill). Padding is one ``td_pad``. ``columns`` and ``col2im``
     keep their portable layouts and sums bit for bit. Portable paths for other dtypes, host
-    arrays, or a backend that does not launch these kernels."""
+    arrays, or a backend that does not launch these kernels. One-group products go through the
+    backend's matmul kernels where it has them (CuPy's: cuBLAS called directly, so a conv
+    layer can be captured by ``td.jit``), else ``cupy.matmul``."""
 
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
         self.fused = launches_conv_kernels(backend)
+        has_products = "matmul" in getattr(backend, "kernel_families", {})
+        self.product = backend.kernels("matmul").matmul if has_products else cupy.matmul
 
     def _fuses(self, *arrays: Any) -> bool:
         return self.fused and all(_fusable(a) for a in arrays if a is not None)
@@ -312,7 +316,7 @@ class CupyConvKernels(ConvKernels):
         kernel, stride, dilation, out_hw, groups = geometry
         n, oc, positions = x.shape[0], weight.shape[0], out_hw[0] * out_hw[1]
         cols = self._columns(x, kernel, stride, dilation, out_hw, rows_outer=True)
-        product = _grouped_matmul(weight_matrix(cupy, weight, groups),
+        product = _grouped_matmul(self.product, weight_matrix(cupy, weight, groups),
                                   _by_group(cols, groups))  # (OC, N, L)
         out = cupy.empty((n, oc, *out_hw), dtype=x.dtype)
         self._swap01(product, bias, out, (oc, n, positions))
@@ -330,10 +334,12 @@ class CupyConvKernels(ConvKernels):
         gw = gx = None
         if need_w:
             cols = self._columns(x, kernel, stride, dilation, out_hw, rows_outer=True)
-            gw = _grouped_matmul(rows_g, cupy.swapaxes(_by_group(cols, groups), 1, 2))
+            gw = _grouped_matmul(self.product, rows_g,
+                                 cupy.swapaxes(_by_group(cols, groups), 1, 2))
             gw = cupy.reshape(gw, weight_shape(c, oc, kernel, groups))
         if need_x:
-            gcols = _grouped_matmul(cupy.swapaxes(weight_matrix(cupy, weight, groups), 1, 2),
+            gcols = _grouped_matmul(self.product,
+                                    cupy.swapaxes(weight_matrix(cupy, weight, groups), 1, 2),
                                     rows_g)  # (C*KH*KW, N, L)
             gx = cupy.empty(shape, dtype=g.dtype)
             self._col2im(gcols, gx, kernel, stride, dilation, out_hw,
@@ -392,12 +398,12 @@ class CupyConvKernels(ConvKernels):
                 cupy.ascontiguousarray(src), bias, dst, *(np.uint64(v) for v in shape)))
 
 
-def _grouped_matmul(a: Any, b: Any) -> Any:
-    """``a @ b`` over their leading group axis. One group (the usual case) is one 2-D product,
-    which cuBLAS reads transposed operands for as they are; CuPy's batched product would copy
-    them (and a broadcast operand) first."""
+def _grouped_matmul(product: Any, a: Any, b: Any) -> Any:
+    """``a @ b`` over their leading group axis. One group (the usual case) is one 2-D
+    ``product``, which cuBLAS reads transposed operands for as they are; CuPy's batched product
+    would copy them (and a broadcast operand) first."""
     if a.shape[0] == 1:
-        return cupy.reshape(cupy.matmul(a[0], b[0]), (1, a.shape[1], b.shape[2]))
+        return cupy.reshape(product(a[0], b[0]), (1, a.shape[1], b.shape[2]))
     return cupy.matmul(a, b)
 
 
