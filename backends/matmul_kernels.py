@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .kernels import Kernels
+from .kernel_family import Kernels
 
 
 class MatmulKernels(Kernels):
