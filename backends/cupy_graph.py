@@ -21,17 +21,18 @@ from .capture import CaptureError
 
 
 class CupyStep:
-    """A recorded step: ``replay()`` launches its graph; ``draws`` dropout draws per step;
-    ``pool`` the memory it was recorded in (held as long as the graph)."""
+    """A recorded step: ``replay()`` launches its graph; ``draws`` dropout draws per step from
+    ``generator`` (whose device position the graph reads); ``pool`` the memory it was
+    recorded in (held as long as the graph)."""
 
     def __init__(self, backend: Any, graph: Any, draws: int, checks: bool, pool: Any) -> None:
         self.backend, self.graph, self.draws, self.checks = backend, graph, draws, checks
-        self.pool = pool
+        self.generator, self.pool = backend.generator, pool
 
     def replay(self) -> None:
         """Run the step once more on the current stream; the generator and the deferred value
         checks move on as if it had run eagerly."""
-        generator = self.backend.generator
+        generator = self.generator
         if self.draws:
             generator.device_position()  # rewritten only if eager draws moved the host on
         self.graph.launch()
