@@ -77,7 +77,7 @@ class Recorded:
     def __init__(self, fn: Callable[..., Any], recorder: Any, args: tuple, kwargs: dict,
                  tensors: list[Tensor], backend: Any) -> None:
         self.statics = [None if t.requires_grad else Tensor(t) for t in tensors]
-        self.held = tensors  # keeps the identities in the key alive
+        self.held = [t for t in tensors if t.requires_grad]  # their identities are in the key
         fresh = iter(self.statics)
         static_args, static_kwargs = _substitute((args, kwargs), fresh)
         self.checks = backend.checks
