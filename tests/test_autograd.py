@@ -434,3 +434,23 @@ def test_relu_forward_and_mask_match_the_portable_kernel_bit_for_bit(backend, dt
     assert got.dtype == ref_out.dtype and got.tobytes() == ref_out.tobytes()  # +0.0, NaN kept
     mask = td.backends.get(backend).to_numpy(out.grad_fn.saved)
     assert mask.dtype == bool and mask.tolist() == ref_mask.tolist()
+
+
+def test_an_op_whose_backward_returns_the_wrong_number_of_gradients_is_named(backend):
+    from tinygrad_drop.autograd import Op
+
+    class TwoForOne(Op):
+        """A broken op: one input, two gradients."""
+
+        name = "two_for_one"
+
+        def forward(self, a):
+            return a * 2.0
+
+        def backward(self, g):
+            return g, g
+
+    x = tensor([1.0], backend, requires_grad=True)
+    with pytest.raises(ValueError, match="two_for_one: backward returned 2 gradients for 1 "
+                                         "inputs"):
+        TwoForOne.apply(x).sum().backward()
