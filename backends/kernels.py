@@ -18,6 +18,7 @@ import numpy as np  # host fallback of scatter_add only: the Array API has no sc
 
 from .kernel_family import Kernels
 from .loss_kernels import LossKernels
+from .matmul_kernels import MatmulKernels
 from .norm_kernels import NormKernels
 from .optim_kernels import OptimKernels
 
@@ -336,8 +337,8 @@ def _host_index(backend: Backend, index: Any) -> Any:
 
 
 PORTABLE: dict[str, type[Kernels]] = {cls.family: cls for cls in (
-    ActivationKernels, ConvKernels, DropoutKernels, LinearKernels, LossKernels, NormKernels,
-    OptimKernels, PoolKernels, ShapeKernels)}
+    ActivationKernels, ConvKernels, DropoutKernels, LinearKernels, LossKernels, MatmulKernels,
+    NormKernels, OptimKernels, PoolKernels, ShapeKernels)}
 
 
 def portable_kernels(family: str) -> type[Kernels]:

@@ -28,18 +28,19 @@ class Linear(Op):
                              f"{weight.shape}; expected ({weight.shape[0]},)")
         self.out_features, self.in_features = weight.shape
         self.saved = (x, weight)
-        out = xp.matmul(x, xp.matrix_transpose(weight))
+        # the matmul family: on CuPy cuBLAS called directly, which a CUDA graph can capture
+        out = self.backend.kernels("matmul").matmul(x, xp.matrix_transpose(weight))
         if bias is not None:
             out = self.kernels.add_bias(out, bias)  # in place: the matmul output is ours
         return out
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
-        xp = self.backend.xp
+        xp, product = self.backend.xp, self.backend.kernels("matmul").matmul
         x, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
         g2 = xp.reshape(g, (-1, g.shape[-1]))
-        gx = xp.matmul(g, weight) if need_x else None
+        gx = product(g, weight) if need_x else None
         x2 = xp.reshape(x, (-1, x.shape[-1]))
-        gw = xp.matmul(xp.matrix_transpose(g2), x2) if need_w else None
+        gw = product(xp.matrix_transpose(g2), x2) if need_w else None
         gb = self.kernels.bias_grad(g2) if need_b else None
         return gx, gw, gb

@@ -12,6 +12,7 @@ class MatMul(Op):
     dimensions are summed back by the engine."""
 
     name = "matmul"
+    kernel_family = "matmul"  # on CuPy cuBLAS called directly, which a CUDA graph can capture
 
     def forward(self, a: Any, b: Any) -> Any:
         if a.ndim == 0 or b.ndim == 0:
@@ -22,10 +23,10 @@ class MatMul(Op):
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
                              f"({k_a} != {k_b})")
         self.saved = (a, b)
-        return self.backend.xp.matmul(a, b)
+        return self.kernels.matmul(a, b)
 
     def backward(self, g: Any) -> tuple[Any, Any]:
-        xp = self.backend.xp
+        xp, product = self.backend.xp, self.kernels.matmul
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a
@@ -36,9 +37,9 @@ class MatMul(Op):
             g = xp.expand_dims(g, axis=-1)
         ga = gb = None
         if need_a:
-            ga = xp.matmul(g, xp.matrix_transpose(b2))
+            ga = product(g, xp.matrix_transpose(b2))
             ga = ga[..., 0, :] if a.ndim == 1 else ga
         if need_b:
-            gb = xp.matmul(xp.matrix_transpose(a2), g)
+            gb = product(xp.matrix_transpose(a2), g)
             gb = gb[..., 0] if b.ndim == 1 else gb
         return ga, gb
