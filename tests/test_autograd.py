@@ -454,3 +454,28 @@ def test_an_op_whose_backward_returns_the_wrong_number_of_gradients_is_named(bac
     with pytest.raises(ValueError, match="two_for_one: backward returned 2 gradients for 1 "
                                          "inputs"):
         TwoForOne.apply(x).sum().backward()
+
+
+def test_binary_operators_record_edges_and_input_metadata_as_apply_does(backend):
+    x = tensor([1.0, 2.0], backend)
+    x.name = "data"
+    w = tensor([3.0, 4.0], backend, requires_grad=True)
+    y = x * w
+    assert y.grad_fn.parents == (None, w)
+    shape, dtype, _, name = y.grad_fn.input_meta[0]
+    assert tuple(shape) == (2,) and name == "data" and y.grad_fn.input_meta[1] is None
+    z = w + y
+    assert z.grad_fn.parents == (w, y.grad_fn) and z.grad_fn.input_meta == (None, None)
+    assert (x + x).grad_fn is None and not (x + x).requires_grad
+    with td.no_grad():
+        assert (w * w).grad_fn is None
+    (z * w).sum().backward()  # d(w**2 + x w**2)/dw = 2 w (1 + x)
+    assert host(w.grad).tolist() == [12.0, 24.0]
+
+
+def test_a_binary_operator_that_fails_names_the_op_and_its_inputs(backend):
+    a = tensor(np.ones((2, 3)), backend, requires_grad=True)
+    b = tensor(np.ones(4), backend)
+    with pytest.raises(ValueError, match=r"mul: .*inputs: Tensor\(shape=\(2, 3\), "
+                                         r"dtype=float64.*Tensor\(shape=\(4,\)"):
+        a * b

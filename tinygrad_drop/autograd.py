@@ -21,7 +21,7 @@ import itertools
 import operator
 import threading
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 
 class _GradMode(threading.local):
@@ -242,28 +242,16 @@ class Op:
         # The inputs' arrays and, while recording, the edges (to the producing op or the leaf
         # itself, never to intermediate tensors) and metadata: spelled out for one or two
         # Tensors, the common case (about 0.3 us less per op than the general loop).
-        record = False
-        arrays = None
         if (len(inputs) == 2 and isinstance(inputs[0], TensorBase)
                 and isinstance(inputs[1], TensorBase)):
-            x, y = inputs
-            backend, tensor_type = x._backend, type(x)
-            if y._backend is not backend:
-                cls._refuse_backends(backend, y._backend)
-            a, b = x.data, y.data
-            if (x.requires_grad or y.requires_grad) and _grad_mode.enabled:
-                record = True
-                if x.requires_grad and y.requires_grad:
-                    op.parents, op.input_meta = (x.grad_fn or x, y.grad_fn or y), (None, None)
-                elif x.requires_grad:
-                    op.parents = (x.grad_fn or x, None)
-                    op.input_meta = (None, (b.shape, b.dtype, backend.xp, y.name))
-                else:
-                    op.parents = (None, y.grad_fn or y)
-                    op.input_meta = ((a.shape, a.dtype, backend.xp, x.name), None)
-        elif len(inputs) == 1 and isinstance(inputs[0], TensorBase):
+            if inputs[1]._backend is not inputs[0]._backend:
+                cls._refuse_backends(inputs[0]._backend, inputs[1]._backend)
+            return op._run_pair(inputs[0], inputs[1])
+        record = False
+        arrays = None
+        if len(inputs) == 1 and isinstance(inputs[0], TensorBase):
             (x,) = inputs
-            backend, tensor_type, a, b = x._backend, type(x), x.data, _NO_INPUT
+            backend, tensor_type, a = x._backend, type(x), x.data
             if x.requires_grad and _grad_mode.enabled:
                 record = True
                 op.parents, op.input_meta = (x.grad_fn or x,), (None,)
@@ -275,27 +263,66 @@ class Op:
         else:
             op.parents = ()
         try:  # forward may change op.backend (.to()); a call without * is faster
-            if arrays is not None:
-                out = op.forward(*arrays)
-            elif b is _NO_INPUT:
+            if arrays is None:
                 out = op.forward(a)
+            elif len(arrays) == 2:
+                out = op.forward(arrays[0], arrays[1])
             else:
-                out = op.forward(a, b)
+                out = op.forward(*arrays)
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
-            if str(exc).startswith(f"{cls.name}:"):
-                raise
-            raise type(exc)(f"{cls.name}: {exc}; inputs: {describe_inputs(inputs)}") from exc
-        if cls.extra_outputs:
-            return op._with_extras(tensor_type, record, *out)
+            op._explain(exc, inputs)
+        return op._output(out, record, tensor_type)
+
+    @classmethod
+    def apply_pair(cls, x: Any, y: Any) -> Any:
+        """``apply(x, y)`` for two Tensors the caller knows share a backend, for an op that
+        requires no attributes: what the binary operators call (~0.2 us less than ``apply``)."""
+        return cls.__new__(cls)._run_pair(x, y)
+
+    def _run_pair(self, x: Any, y: Any) -> Any:
+        """``apply``'s work for two Tensors on one backend, ``self`` made and given its
+        attributes."""
+        a, b = x.data, y.data
+        record = False
+        if (x.requires_grad or y.requires_grad) and _grad_mode.enabled:
+            record = True
+            if x.requires_grad and y.requires_grad:
+                self.parents, self.input_meta = (x.grad_fn or x, y.grad_fn or y), (None, None)
+            elif x.requires_grad:
+                self.parents = (x.grad_fn or x, None)
+                self.input_meta = (None, (b.shape, b.dtype, x._backend.xp, y.name))
+            else:
+                self.parents = (None, y.grad_fn or y)
+                self.input_meta = ((a.shape, a.dtype, x._backend.xp, x.name), None)
+            self.seq = next(_creation_order)
+        else:
+            self.parents = ()
+        self.backend = x._backend
+        try:
+            out = self.forward(a, b)
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            self._explain(exc, (x, y))
+        return self._output(out, record, type(x))
+
+    def _output(self, out: Any, record: bool, tensor_type: type) -> Any:
+        """The output Tensor (a tuple with the extra outputs), this op's if ``record``."""
+        if self.extra_outputs:
+            return self._with_extras(tensor_type, record, *out)
         t = object.__new__(tensor_type)  # TensorBase._wrap, inlined: it runs once per op
-        t.data, t._backend, t.grad = out, op.backend, None
+        t.data, t._backend, t.grad = out, self.backend, None
         t.name = None
         if record:
-            op.out_shape, op.out_dtype, op.freed = out.shape, out.dtype, False
-            t.requires_grad, t.grad_fn = True, op
+            self.out_shape, self.out_dtype, self.freed = out.shape, out.dtype, False
+            t.requires_grad, t.grad_fn = True, self
         else:
             t.requires_grad, t.grad_fn = False, None
         return t
+
+    def _explain(self, exc: Exception, inputs: Sequence[Any]) -> NoReturn:
+        """Raise ``exc`` from forward again, naming the op and the inputs unless it does."""
+        if str(exc).startswith(f"{self.name}:"):
+            raise exc
+        raise type(exc)(f"{self.name}: {exc}; inputs: {describe_inputs(inputs)}") from exc
 
     @classmethod
     def _gather(cls, op: Op, inputs: tuple[Any, ...]) -> tuple[Any, type, list[Any], bool]:

@@ -57,7 +57,7 @@ def _binary(op: type[Op], doc: str, reflected: bool = False,
             dtype = self.data.dtype
             if (other._backend is self._backend and other.data.dtype == dtype
                     and native_category(dtype) == 2):
-                return op.apply(other, self) if reflected else op.apply(self, other)
+                return op.apply_pair(other, self) if reflected else op.apply_pair(self, other)
         elif keeps_dtype(self, other, floating):
             return op.apply(other, self) if reflected else op.apply(self, other)
         (a, b), name = promote(other, self, floating=floating) if reflected else promote(
