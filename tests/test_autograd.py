@@ -479,3 +479,29 @@ def test_a_binary_operator_that_fails_names_the_op_and_its_inputs(backend):
     with pytest.raises(ValueError, match=r"mul: .*inputs: Tensor\(shape=\(2, 3\), "
                                          r"dtype=float64.*Tensor\(shape=\(4,\)"):
         a * b
+
+
+def test_unary_methods_record_as_apply_does_and_name_a_failing_op(backend):
+    from tinygrad_drop.autograd import Op
+
+    x = tensor([-1.0, 2.0], backend, requires_grad=True)
+    r = x.relu()
+    assert r.grad_fn.parents == (x,) and r.grad_fn.input_meta == (None,)
+    s = r.sum()
+    assert s.grad_fn.parents == (r.grad_fn,) and s.shape == ()
+    with td.no_grad():
+        assert x.exp().grad_fn is None and not (-x).requires_grad
+    assert tensor([1.0], backend).abs().grad_fn is None  # no input needs a gradient
+
+    class Refuses(Op):
+        """Fails in forward, as a bad input would."""
+
+        name = "refuses"
+
+        def forward(self, a):
+            raise ValueError("no")
+
+    with pytest.raises(ValueError, match=r"refuses: no; inputs: Tensor\(shape=\(2,\)"):
+        Refuses.apply_one(x)
+    with pytest.raises(ValueError, match=r"refuses: no; inputs: Tensor\(shape=\(2,\)"):
+        Refuses.apply(x)

@@ -247,31 +247,43 @@ class Op:
             if inputs[1]._backend is not inputs[0]._backend:
                 cls._refuse_backends(inputs[0]._backend, inputs[1]._backend)
             return op._run_pair(inputs[0], inputs[1])
-        record = False
-        arrays = None
         if len(inputs) == 1 and isinstance(inputs[0], TensorBase):
-            (x,) = inputs
-            backend, tensor_type, a = x._backend, type(x), x.data
-            if x.requires_grad and _grad_mode.enabled:
-                record = True
-                op.parents, op.input_meta = (x.grad_fn or x,), (None,)
-        else:
-            backend, tensor_type, arrays, record = cls._gather(op, inputs)
+            return op._run_one(inputs[0])
+        backend, tensor_type, arrays, record = cls._gather(op, inputs)
         op.backend = backend
         if record:  # forward may consult needs_input_grad to save less
             op.seq = next(_creation_order)
         else:
             op.parents = ()
         try:  # forward may change op.backend (.to()); a call without * is faster
-            if arrays is None:
-                out = op.forward(a)
-            elif len(arrays) == 2:
+            if len(arrays) == 2:
                 out = op.forward(arrays[0], arrays[1])
             else:
                 out = op.forward(*arrays)
         except (ValueError, TypeError, IndexError, OverflowError) as exc:
             op._explain(exc, inputs)
         return op._output(out, record, tensor_type)
+
+    @classmethod
+    def apply_one(cls, x: Any) -> Any:
+        """``apply(x)`` for one Tensor and an op that requires no attributes: what unary
+        methods (relu, sum over everything) call (~0.15 us less than ``apply``)."""
+        return cls.__new__(cls)._run_one(x)
+
+    def _run_one(self, x: Any) -> Any:
+        """``apply``'s work for one Tensor, ``self`` made and given its attributes."""
+        record = x.requires_grad and _grad_mode.enabled
+        if record:
+            self.parents, self.input_meta = (x.grad_fn or x,), (None,)
+            self.seq = next(_creation_order)
+        else:
+            self.parents = ()
+        self.backend = x._backend
+        try:
+            out = self.forward(x.data)
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:
+            self._explain(exc, (x,))
+        return self._output(out, record, type(x))
 
     @classmethod
     def apply_pair(cls, x: Any, y: Any) -> Any:

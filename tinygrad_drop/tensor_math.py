@@ -92,7 +92,7 @@ def _floating_unary(op: type[Op], doc: str) -> Callable[[Any], Any]:
     """A method for a floating-point function: integer and bool tensors are cast to the default
     float first, as PyTorch does (``Tensor([2]).exp()`` is float32)."""
     def method(self: Any) -> Any:
-        return op.apply(as_floating(self))
+        return op.apply_one(as_floating(self))
     method.__doc__ = doc
     return method
 
@@ -182,7 +182,7 @@ class MathMethods:
         if self.dtype_name == "bool":
             raise TypeError("neg: negating a bool tensor is not supported; use ~t or "
                             "logical_not")
-        return Neg.apply(self)
+        return Neg.apply_one(self)
 
     def __pow__(self, exponent: Any) -> Any:
         """``self ** exponent``: a number or a Tensor (broadcasting)."""
@@ -295,7 +295,7 @@ class MathMethods:
 
     def abs(self) -> Any:
         """Elementwise |x|; the gradient at 0 is 0."""
-        return Abs.apply(self)
+        return Abs.apply_one(self)
 
     exp = _floating_unary(Exp, "Elementwise e**x.")
     log = _floating_unary(Log, "Elementwise natural logarithm.")
@@ -305,7 +305,7 @@ class MathMethods:
 
     def relu(self) -> Any:
         """Elementwise max(x, 0); the gradient at x == 0 is 0, and NaN passes through."""
-        return ReLU.apply(self)
+        return ReLU.apply_one(self)
 
     def softmax(self, dim: int | None = None, *, axis: int | None = None,
                 dtype: Any = None) -> Any:

@@ -159,7 +159,7 @@ class ReduceMethods:
         unless ``dtype`` says otherwise."""
         if (dim is None and axis is None and keepdim is None and keepdims is None
                 and dtype is None and native_category(self.data.dtype) == 2):
-            return Sum.apply(self)  # loss.sum(): the defaults, without parsing the arguments
+            return Sum.apply_one(self)  # loss.sum(): the defaults, no argument parsing
         x = self._reduce_input(dtype, int_as="int64")
         return Sum.apply(x, axis=dim_arg(dim, axis, None, "sum"),
                          keepdims=keep_arg(keepdim, keepdims, "sum"))
