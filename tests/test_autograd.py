@@ -505,3 +505,13 @@ def test_unary_methods_record_as_apply_does_and_name_a_failing_op(backend):
         Refuses.apply_one(x)
     with pytest.raises(ValueError, match=r"refuses: no; inputs: Tensor\(shape=\(2,\)"):
         Refuses.apply(x)
+
+
+def test_the_short_apply_forms_refuse_an_op_that_requires_attributes():
+    from tinygrad_drop.ops.activation import Softmax
+
+    x = Tensor.ones(2, 3)
+    with pytest.raises(TypeError, match=r"softmax: missing attribute\(s\) 'axis'"):
+        Softmax.apply_one(x)
+    with pytest.raises(TypeError, match=r"softmax: missing attribute\(s\) 'axis'"):
+        Softmax.apply_pair(x, x)
