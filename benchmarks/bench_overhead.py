@@ -52,10 +52,16 @@ def pytorch(backward: bool = True):
     return step if backward else forward
 
 
-def measure(step, repeats: int, number: int) -> list[float]:
-    """Microseconds per call, one figure per repeat."""
-    step()
-    return [t / number * 1e6 for t in timeit.repeat(step, repeat=repeats, number=number)]
+def in_turn(peers: dict[str, object], repeats: int, number: int) -> dict[str, list[float]]:
+    """Microseconds per call of each peer, ``repeats`` figures each, the peers measured in turn
+    within each repeat so that machine drift hits them alike."""
+    for step in peers.values():
+        step()
+    times: dict[str, list[float]] = {name: [] for name in peers}
+    for _ in range(repeats):
+        for name, step in peers.items():
+            times[name].append(timeit.timeit(step, number=number) / number * 1e6)
+    return times
 
 
 def collect(quick: bool = False) -> list[dict]:
@@ -66,13 +72,9 @@ def collect(quick: bool = False) -> list[dict]:
         peers["pytorch cpu"] = pytorch()
     except ImportError:
         pass
-    times: dict[str, list[float]] = {name: [] for name in peers}
-    for _ in range(repeats):  # peers in turn within each repeat: drift hits them alike
-        for name, step in peers.items():
-            times[name] += measure(step, 1, number)
     return [dict(benchmark="overhead", case="(a*b + c).relu().sum() + backward, 4x4",
                  impl=name, unit="us", median=statistics.median(t), min=min(t), max=max(t))
-            for name, t in times.items()]
+            for name, t in in_turn(peers, repeats, number).items()]
 
 
 def main() -> None:
@@ -81,20 +83,19 @@ def main() -> None:
     parser.add_argument("--number", type=int, default=2000)
     parser.add_argument("--backend", default="numpy")
     args = parser.parse_args()
-    makers = {f"tinygrad_drop ({args.backend})": lambda backward: ours(args.backend, backward)}
+    ours_name = f"tinygrad_drop ({args.backend})"
+    steps, forwards = {ours_name: ours(args.backend)}, {ours_name: ours(args.backend, False)}
     try:
-        import torch  # noqa: F401
-        makers["pytorch cpu"] = pytorch
+        steps["pytorch cpu"], forwards["pytorch cpu"] = pytorch(), pytorch(False)
     except ImportError:
         print("(PyTorch not installed: no comparison)")
-    steps = {name: measure(make(True), args.repeats, args.number)
-             for name, make in makers.items()}
-    report_peers("(a*b + c).relu().sum() + backward, 4x4", steps, "us")
-    print(f"per op (median over {OPS} ops): record = forward / {OPS}, "
+    step_times = in_turn(steps, args.repeats, args.number)
+    report_peers("(a*b + c).relu().sum() + backward, 4x4", step_times, "us")
+    forward_times = in_turn(forwards, args.repeats, args.number)
+    print(f"per op (medians, {OPS} ops): record = forward / {OPS}, "
           f"backward = (step - forward) / {OPS}")
-    for name, make in makers.items():
-        forward = statistics.median(measure(make(False), args.repeats, args.number))
-        step = statistics.median(steps[name])
+    for name, times in forward_times.items():
+        forward, step = statistics.median(times), statistics.median(step_times[name])
         print(f"  {name:24s} record {forward / OPS:6.2f} us  backward "
               f"{(step - forward) / OPS:6.2f} us")
 
