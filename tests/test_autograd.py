@@ -515,3 +515,27 @@ def test_the_short_apply_forms_refuse_an_op_that_requires_attributes():
         Softmax.apply_one(x)
     with pytest.raises(TypeError, match=r"softmax: missing attribute\(s\) 'axis'"):
         Softmax.apply_pair(x, x)
+
+
+def test_gradients_accumulate_in_place_as_in_pytorch(backend):
+    """A second backward adds into the leaf's .grad array itself (PyTorch's AccumulateGrad): a
+    reference to the old .grad sees the sum, and the array keeps its address (td.jit replays
+    need it); a .grad the user assigned that cannot take the sum in place gets a new array."""
+    import tinygrad_drop as td
+
+    x = td.Tensor([1.0, 2.0, 3.0], backend=backend, requires_grad=True)
+    (x * x).sum().backward()
+    first = x.grad
+    (x * 3.0).sum().backward()
+    assert x.grad is first
+    np.testing.assert_array_equal(first.numpy(), [5.0, 7.0, 9.0])
+    if backend == "numpy":
+        frozen = np.zeros(3, dtype=np.float32)
+        frozen.flags.writeable = False
+        x.grad = td.Tensor._wrap(frozen, x._backend, False, None)
+        (x * 2.0).sum().backward()
+        assert x.grad.data is not frozen and frozen.tolist() == [0.0, 0.0, 0.0]
+        np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0, 2.0])
+    x.grad = td.Tensor([1.0, 1.0, 1.0], dtype="float64", backend=backend)  # another dtype
+    (x * 2.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0, 3.0])

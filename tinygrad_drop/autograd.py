@@ -476,12 +476,8 @@ def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
                     g = parent._backend.xp.astype(g, data.dtype)
                 if parent.grad is None:
                     _accumulate_leaf(parent, g, delivered)
-                else:  # _accumulate_leaf's second case, inlined: every step of training
-                    t = object.__new__(type(parent))
-                    t.data, t._backend = parent.grad.data + g, parent._backend
-                    t.requires_grad = False
-                    t.grad = t.grad_fn = t.name = None
-                    parent.grad = t
+                else:
+                    _add_to_grad(parent, g)
         if not retain_graph:
             op.saved, op.freed = None, True  # release(), inlined: it runs for every op
 
@@ -494,4 +490,19 @@ def _accumulate_leaf(leaf: TensorBase, grad: Any, delivered: set[int]) -> None:
         delivered.add(id(grad))
         leaf.grad = leaf._wrap(grad, backend, False, None)
     else:
-        leaf.grad = leaf._wrap(leaf.grad.data + grad, leaf._backend, False, None)
+        _add_to_grad(leaf, grad)
+
+
+def _add_to_grad(leaf: TensorBase, grad: Any) -> None:
+    """``leaf.grad += grad`` in place, as PyTorch accumulates (a reference to the old ``.grad``
+    sees the sum, and the array keeps its address, which a step replayed by ``td.jit`` needs);
+    into a new array where the ``.grad`` a user assigned cannot take it (another shape or
+    dtype, read-only)."""
+    held = leaf.grad.data
+    if held.shape == grad.shape and held.dtype == grad.dtype:
+        try:
+            held += grad
+            return
+        except (ValueError, TypeError):  # read-only (a broadcast view, a frozen array)
+            pass
+    leaf.grad = leaf._wrap(held + grad, leaf._backend, False, None)
