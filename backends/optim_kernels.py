@@ -1,6 +1,8 @@
-"""The portable kernels of the optimizers (the ``optim`` family): SGD, Adam and Adadelta steps
-over a list of parameters, one after another, every state array updated in place; the CuPy
-backend steps all parameters in one launch (``cupy_fused_kernels``)."""
+"""The portable kernels of the optimizers (the ``optim`` family): SGD, Adam (and AdamW) and
+Adadelta steps over a list of parameters, one after another, every state array updated in place;
+the CuPy backend steps all parameters in one launch (``cupy_fused_kernels``), its options read
+from a device array (``DEVICE_OPTIONS`` gives their order) so that a captured step sees a changed
+learning rate."""
 
 from __future__ import annotations
 
@@ -9,18 +11,30 @@ from typing import Any
 
 from .kernel_family import Kernels
 
+# The float options each method reads from a device array (float64, in this order) where the
+# family's ``reads_device_options`` is True; written by the optimizer whenever one changes.
+DEVICE_OPTIONS = {"sgd": ("lr", "momentum", "weight_decay"),
+                  "adam": ("lr", "beta1", "beta2", "eps", "weight_decay"),
+                  "adadelta": ("lr", "rho", "eps", "weight_decay")}
+
 
 class OptimKernels(Kernels):
     """Optimizer steps over a list of parameters (``values``, updated in place), their
     gradients and their state dicts (made and then updated in place: every state array is the
     same array from one step to the next, as a replayed CUDA graph needs), PyTorch's formulas
     and operation order (tinygrad_drop/optim.py documents them). The portable versions update
-    one parameter after another; a backend may update all at once."""
+    one parameter after another; a backend may update all at once.
+
+    ``device_options`` (every method): where ``reads_device_options`` is True, a float64 device
+    array of the method's ``DEVICE_OPTIONS``, which the kernels read instead of the Python
+    floats (those are what the portable versions use)."""
 
     family = "optim"
+    reads_device_options = False
 
     def sgd(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-            lr: float, momentum: float, weight_decay: float, nesterov: bool) -> None:
+            lr: float, momentum: float, weight_decay: float, nesterov: bool,
+            device_options: Any = None) -> None:
         """SGD with momentum (``momentum_buffer``, a copy of the first gradient), nesterov and
         weight decay; ``states`` is only read with momentum."""
         xp = self.xp
@@ -38,13 +52,19 @@ class OptimKernels(Kernels):
             value -= lr * grad
 
     def adam(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-             lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
-        """Adam (L2 weight decay): ``exp_avg``, ``exp_avg_sq`` and the ``step`` count."""
+             lr: float, betas: tuple[float, float], eps: float, weight_decay: float,
+             decoupled: bool = False, device_options: Any = None) -> None:
+        """Adam: ``exp_avg``, ``exp_avg_sq`` and the ``step`` count. Weight decay is L2 (added
+        to the gradient), or with ``decoupled`` AdamW's: p = p * (1 - lr * weight_decay)
+        before the update, as PyTorch orders it."""
         xp = self.xp
         b1, b2 = betas
         for value, grad, state in zip(values, grads, states, strict=True):
             if weight_decay:
-                grad = grad + weight_decay * value
+                if decoupled:
+                    value *= 1 - lr * weight_decay
+                else:
+                    grad = grad + weight_decay * value
             step = state["step"] = int(state.get("step", 0)) + 1
             m, v = state.get("exp_avg"), state.get("exp_avg_sq")
             if m is None:
@@ -61,7 +81,8 @@ class OptimKernels(Kernels):
             value -= (lr / (1 - b1 ** step)) * (m / denom)
 
     def adadelta(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-                 lr: float, rho: float, eps: float, weight_decay: float) -> None:
+                 lr: float, rho: float, eps: float, weight_decay: float,
+                 device_options: Any = None) -> None:
         """Adadelta: ``square_avg``, ``acc_delta`` and the ``step`` count."""
         xp = self.xp
         for value, grad, state in zip(values, grads, states, strict=True):

@@ -168,7 +168,7 @@ def test_optimizers_step_every_parameter_in_one_launch_with_state_kept_in_place(
         for opt in opts:
             opt.step()
         assert len(dev.launches) == 1 and dev.launches[0].endswith("_multi")
-        identities.append([sorted((k, id(v)) for k, v in opts[0].state[id(p)].items()
+        identities.append([sorted((k, id(v)) for k, v in opts[0].state[p].items()
                                   if hasattr(v, "shape")) for p in params])
     assert identities[1] == identities[2]
     for mine, theirs in zip(params, ref, strict=True):

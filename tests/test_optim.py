@@ -142,7 +142,7 @@ def test_state_follows_a_parameter_cast_after_stepping(backend):
         if step == 0:
             w.data = w._backend.xp.astype(w.data, w._backend.dtype("float32"))
     assert w.dtype == "float32" and host(w).tolist() == [-0.5, 1.0]
-    assert opt.state[id(w)]["momentum_buffer"].dtype == w.data.dtype
+    assert opt.state[w]["momentum_buffer"].dtype == w.data.dtype
 
 
 IN_PLACE = [lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
@@ -169,7 +169,7 @@ def test_parameters_and_state_arrays_keep_their_identity_across_steps(make, back
             opt.zero_grad()
             ((inputs @ param).tanh() ** 2).sum().backward()
             opt.step()
-        arrays = {name: value for name, value in ours.state[id(w)].items()
+        arrays = {name: value for name, value in ours.state[w].items()
                   if hasattr(value, "shape")}
         assert arrays, "no state arrays"
         identities.append((id(w.data), {name: id(value) for name, value in arrays.items()}))

@@ -1,52 +1,85 @@
-"""Optimizers with PyTorch's exact update formulas. A step updates every parameter and its state
-in place (the same arrays from one step to the next, as a replayed CUDA graph needs), through the
-backend's ``optim`` kernels (``backends/kernels.py``: all of a backend's parameters at once)."""
+"""Optimizers with PyTorch's exact update formulas, parameter groups and state dicts. A step
+updates every parameter and its state in place (the same arrays from one step to the next, as a
+replayed CUDA graph needs), through the backend's ``optim`` kernels (``backends/optim_kernels.py``:
+all of a group's parameters on a backend at once). Groups are in ``optim_groups.py``, state dicts
+in ``optim_state.py``; the learning-rate schedulers are ``optim.lr_scheduler``
+(``optim_lr_scheduler.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import backends
 from ._grads import zero_grads
 from .autograd import no_grad
+from .optim_groups import (
+    ParamGroup,
+    check_keys,
+    check_nonnegative,
+    check_number,
+    check_params,
+    group_params,
+    parameter_lists,
+)
+from .optim_state import load_state, pack_state
 from .tensor_core import Tensor
 
 
-def nonnegative(optimizer: Optimizer, **options: float) -> None:
-    """Refuse a negative (or NaN) option as PyTorch does, naming it and its value."""
-    for option, value in options.items():
-        if not value >= 0:
-            raise ValueError(f"{type(optimizer).__name__}: {option} must be >= 0, got {value!r}")
-
-
 class Optimizer:
-    """Holds the parameters and their per-parameter state; ``step()`` updates ``p.data``."""
+    """Holds the parameter groups (``param_groups``: dicts of ``'params'`` and options) and
+    the per-parameter ``state`` (keyed by parameter, as PyTorch's); ``step()`` updates
+    ``p.data``. ``OPTIONS`` names a subclass's options, ``STATE`` its per-parameter state."""
 
-    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        name = type(self).__name__
-        if isinstance(params, Tensor):
-            raise TypeError(f"{name}: params must be an iterable of Tensors (e.g. "
-                            "model.parameters() or [w, b]), got a single Tensor")
-        self.params = list(params)
-        if not self.params:
-            raise ValueError(f"{name}: got an empty parameter list")
-        first: dict[int, int] = {}
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor):
-                raise TypeError(f"{name}: parameter {i} is a {type(p).__name__}, not a Tensor")
-            if not p.is_leaf:
-                raise ValueError(f"{name}: parameter {i} is not a leaf tensor (it was computed "
-                                 "by an op); optimize the tensors it was computed from")
-            if id(p) in first:
-                raise ValueError(f"{name}: parameter {i} is the same tensor as parameter "
-                                 f"{first[id(p)]}; each parameter must be given once (it "
-                                 "would be stepped twice per step)")
-            first[id(p)] = i
-        nonnegative(self, lr=lr)
-        self.lr = lr
-        self.state: dict[int, dict[str, Any]] = {}
-        self._placement: dict[int, tuple[Any, Any]] = {}
+    OPTIONS: tuple[str, ...] = ()
+    STATE: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[Mapping[str, Any]],
+                 defaults: Mapping[str, Any]) -> None:
+        self.defaults = dict(defaults)
+        self._check_options(self.defaults, "")
+        self.param_groups: list[ParamGroup] = []
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self._placement: dict[Tensor, tuple[Any, Any]] = {}
+        self._seen: dict[int, int] = {}  # id(parameter) -> its index over all groups
+        for group in parameter_lists(type(self).__name__, params):
+            self.add_param_group(group)
+
+    @property
+    def params(self) -> list[Tensor]:
+        """Every parameter, group after group (the order state dicts number them in)."""
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def __getattr__(self, name: str) -> Any:
+        """An option (``opt.lr``) when every group has the same value: a convenience for
+        one-group optimizers; ``param_groups`` holds each group's."""
+        if name.startswith("_") or name not in type(self).OPTIONS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        values = [group[name] for group in self.param_groups]
+        if any(v != values[0] for v in values):
+            raise AttributeError(f"{type(self).__name__}: the parameter groups have different "
+                                 f"{name} values {values}; read param_groups[i][{name!r}]")
+        return values[0]
+
+    def add_param_group(self, param_group: Mapping[str, Any]) -> None:
+        """Add a group (a dict with ``'params'`` and any options; the others are the
+        optimizer's defaults), as PyTorch's ``add_param_group``."""
+        name, index = type(self).__name__, len(self.param_groups)
+        if not isinstance(param_group, Mapping):
+            raise TypeError(f"{name}: a parameter group must be a dict with 'params', got "
+                            f"{type(param_group).__name__}")
+        where = f" (parameter group {index})"
+        params = group_params(name, param_group, index)
+        check_keys(name, param_group, self.OPTIONS, where)
+        seen = dict(self._seen)
+        check_params(name, params, seen)
+        group = {"params": params, **{k: v for k, v in param_group.items() if k != "params"}}
+        for option in self.OPTIONS:
+            group.setdefault(option, self.defaults[option])
+        self._check_options(group, where)
+        self._seen = seen
+        self.param_groups.append(ParamGroup(group, self._device_values))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``.grad = None`` (PyTorch's default), or zeros in place with
@@ -55,31 +88,48 @@ class Optimizer:
 
     @no_grad()
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place: the parameters of each backend
-        together, through its ``optim`` kernels (on CuPy one launch for all of them)."""
-        groups: dict[int, tuple[Any, list[Tensor], list[Any]]] = {}
-        for p in self.params:
-            grad = p.grad
-            if grad is not None:
-                group = groups.setdefault(id(p._backend), (p._backend, [], []))
-                group[1].append(p)
-                group[2].append(grad.data)
-        for backend, params, grads in groups.values():
-            self._step_all(backend.kernels("optim"), params, grads)
+        """Update every parameter that has a gradient, in place: per group, the parameters of
+        each backend together through its ``optim`` kernels (on CuPy one launch for up to 16
+        of them, the group's options read from its device copy)."""
+        for group in self.param_groups:
+            found: dict[int, tuple[Any, list[Tensor], list[Any]]] = {}
+            for p in group["params"]:
+                grad = p.grad
+                if grad is not None:
+                    entry = found.get(id(p._backend))
+                    if entry is None:
+                        entry = found[id(p._backend)] = (p._backend, [], [])
+                    entry[1].append(p)
+                    entry[2].append(grad.data)
+            for backend, params, grads in found.values():
+                kernels = backend.kernels("optim")
+                device = group.device_options(backend) if kernels.reads_device_options else None
+                self._step_group(kernels, group, params, grads, device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """PyTorch's layout: ``{'state': {index: {name: value}}, 'param_groups': [{options...,
+        'params': [indices]}]}``, parameters numbered over all groups in order; state arrays
+        are host NumPy copies, step counts floats."""
+        return pack_state(self)
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore options and state saved by ``state_dict`` (checked first: nothing changes
+        if any part is wrong), state moved to each parameter's backend and dtype and written
+        into the existing state arrays where there are (a captured step keeps reading them)."""
+        load_state(self, state_dict)
 
     def _state_of(self, p: Tensor) -> dict[str, Any]:
         """``p``'s state (made empty on first use), its arrays moved and cast to where ``p``
         is now (after ``model.to`` or ``model.double()``, which change parameters in place).
         Only updates that keep state call it, so plain SGD pays nothing per parameter."""
-        key = id(p)
-        state = self.state.get(key)
+        state = self.state.get(p)
         if state is None:
-            state = self.state[key] = {}
-            self._placement[key] = (p._backend, p.data.dtype)
+            state = self.state[p] = {}
+            self._placement[p] = (p._backend, p.data.dtype)
             return state
-        be, dtype = self._placement[key]
+        be, dtype = self._placement[p]
         if be is not p._backend or dtype != p.data.dtype:
-            be, dtype = self._placement[key] = (p._backend, p.data.dtype)
+            be, dtype = self._placement[p] = (p._backend, p.data.dtype)
             for name, value in state.items():
                 owner = backends.owner_of(value)
                 if owner is not None:
@@ -88,9 +138,19 @@ class Optimizer:
                     state[name] = be.xp.astype(value, dtype)
         return state
 
-    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
-        """Update ``params`` (of one backend, whose optim ``kernels`` these are) in place from
-        their gradient arrays ``grads``."""
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        """Refuse bad option values (``where`` names the group, or is empty for defaults)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _device_values(group: Mapping[str, Any]) -> tuple[float, ...]:
+        """The group's options the fused kernels read (``DEVICE_OPTIONS``' order)."""
+        raise NotImplementedError
+
+    def _step_group(self, kernels: Any, group: Mapping[str, Any], params: list[Tensor],
+                    grads: list[Any], device: Any) -> None:
+        """Update ``params`` (of one group and backend, whose optim ``kernels`` these are) in
+        place from their gradient arrays ``grads``; ``device``: the options on the device."""
         raise NotImplementedError
 
 
@@ -99,20 +159,30 @@ class SGD(Optimizer):
     b = momentum * b + g (b = g on the first step), g = g + momentum * b (nesterov) or b;
     p = p - lr * g."""
 
-    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
-        super().__init__(params, lr)
-        nonnegative(self, momentum=momentum, weight_decay=weight_decay)
-        if nesterov and momentum <= 0:
-            raise ValueError("SGD: nesterov momentum needs momentum > 0")
-        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+    OPTIONS = ("lr", "momentum", "weight_decay", "nesterov")
+    STATE = ("momentum_buffer",)
 
-    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+    def __init__(self, params: Iterable[Any], lr: float, momentum: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False) -> None:
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
+                                      nesterov=nesterov))
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_nonnegative("SGD", options, ("lr", "momentum", "weight_decay"), where)
+        if options["nesterov"] and options["momentum"] <= 0:
+            raise ValueError(f"SGD: nesterov momentum needs momentum > 0{where}")
+
+    @staticmethod
+    def _device_values(group: Mapping[str, Any]) -> tuple[float, ...]:
+        return (float(group["lr"]), float(group["momentum"]), float(group["weight_decay"]))
+
+    def _step_group(self, kernels: Any, group: Mapping[str, Any], params: list[Tensor],
+                    grads: list[Any], device: Any) -> None:
+        momentum = group["momentum"]
         # plain SGD keeps no state: nothing made per parameter
-        states = ([self._state_of(p) for p in params] if self.momentum
-                  else [None] * len(params))
-        kernels.sgd([p.data for p in params], grads, states, self.lr, self.momentum,
-                    self.weight_decay, self.nesterov)
+        states = [self._state_of(p) for p in params] if momentum else [None] * len(params)
+        kernels.sgd([p.data for p in params], grads, states, group["lr"], momentum,
+                    group["weight_decay"], group["nesterov"], device_options=device)
 
 
 class Adam(Optimizer):
@@ -120,21 +190,51 @@ class Adam(Optimizer):
     m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
     p = p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
+    OPTIONS = ("lr", "betas", "eps", "weight_decay")
+    STATE = ("step", "exp_avg", "exp_avg_sq")
+    decoupled = False
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr)
-        nonnegative(self, eps=eps, weight_decay=weight_decay)
-        if len(betas) != 2:
-            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Adam: betas[{i}] must be in [0, 1), got {beta!r}")
-        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
-    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        name = type(self).__name__
+        check_nonnegative(name, options, ("lr", "eps", "weight_decay"), where)
+        betas = options["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"{name}: betas{where} must be a pair (beta1, beta2), got "
+                             f"{betas!r}")
+        for i, beta in enumerate(betas):
+            check_number(name, f"betas[{i}]", beta, where)
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{name}: betas[{i}]{where} must be in [0, 1), got {beta!r}")
+
+    @staticmethod
+    def _device_values(group: Mapping[str, Any]) -> tuple[float, ...]:
+        b1, b2 = group["betas"]
+        return (float(group["lr"]), float(b1), float(b2), float(group["eps"]),
+                float(group["weight_decay"]))
+
+    def _step_group(self, kernels: Any, group: Mapping[str, Any], params: list[Tensor],
+                    grads: list[Any], device: Any) -> None:
         kernels.adam([p.data for p in params], grads, [self._state_of(p) for p in params],
-                     self.lr, self.betas, self.eps, self.weight_decay)
+                     group["lr"], tuple(group["betas"]), group["eps"], group["weight_decay"],
+                     decoupled=self.decoupled, device_options=device)
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter) as torch.optim.AdamW: Adam whose weight decay is decoupled
+    from the gradient: p = p * (1 - lr * weight_decay) first, then Adam's update without
+    decay (the default weight_decay is 1e-2, PyTorch's)."""
+
+    decoupled = True
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 class Adadelta(Optimizer):
@@ -148,14 +248,33 @@ class Adadelta(Optimizer):
     changed the default lr to 0.001, a thousand times slower). To reproduce that program write
     ``Adadelta(params, lr=1.0, rho=0.95, eps=1e-7)``."""
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 1.0, rho: float = 0.9,
-                 eps: float = 1e-6, weight_decay: float = 0.0) -> None:
-        super().__init__(params, lr)
-        nonnegative(self, eps=eps, weight_decay=weight_decay)
-        if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Adadelta: rho must be in [0, 1], got {rho!r}")
-        self.rho, self.eps, self.weight_decay = rho, eps, weight_decay
+    OPTIONS = ("lr", "rho", "eps", "weight_decay")
+    STATE = ("step", "square_avg", "acc_delta")
 
-    def _step_all(self, kernels: Any, params: list[Tensor], grads: list[Any]) -> None:
+    def __init__(self, params: Iterable[Any], lr: float = 1.0, rho: float = 0.9,
+                 eps: float = 1e-6, weight_decay: float = 0.0) -> None:
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
+
+    def _check_options(self, options: Mapping[str, Any], where: str) -> None:
+        check_nonnegative("Adadelta", options, ("lr", "eps", "weight_decay"), where)
+        rho = options["rho"]
+        check_number("Adadelta", "rho", rho, where)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Adadelta: rho{where} must be in [0, 1], got {rho!r}")
+
+    @staticmethod
+    def _device_values(group: Mapping[str, Any]) -> tuple[float, ...]:
+        return (float(group["lr"]), float(group["rho"]), float(group["eps"]),
+                float(group["weight_decay"]))
+
+    def _step_group(self, kernels: Any, group: Mapping[str, Any], params: list[Tensor],
+                    grads: list[Any], device: Any) -> None:
         kernels.adadelta([p.data for p in params], grads, [self._state_of(p) for p in params],
-                         self.lr, self.rho, self.eps, self.weight_decay)
+                         group["lr"], group["rho"], group["eps"], group["weight_decay"],
+                         device_options=device)
+
+
+# ``optim.lr_scheduler`` as in PyTorch: an attribute, and importable by its dotted name.
+from . import optim_lr_scheduler as lr_scheduler  # noqa: E402 (needs Optimizer defined)
+
+sys.modules[__name__ + ".lr_scheduler"] = lr_scheduler
