@@ -36,8 +36,12 @@ Kernels (``T`` is float or double; arrays contiguous):
   counted.
 - ``td_sgd_multi``, ``td_adam_multi``, ``td_adadelta_multi``: one optimizer step of up to
   ``TDF_SLOTS`` parameters, their addresses passed by value (``tdf_slots``), every state array
-  updated in place. Adam's step counts are device scalars (T) read by every thread and advanced
-  by the last block to finish (a ticket counter), so a captured CUDA graph replays them.
+  updated in place. The float options (learning rate, momentum, betas, rho, eps, weight decay)
+  are read from ``options``, a float64 device array (``optim_kernels.DEVICE_OPTIONS`` gives the
+  order) that the optimizer rewrites when one changes: a captured CUDA graph, whose arguments
+  are fixed, follows a learning-rate schedule. Adam's step counts are device scalars (T) read by
+  every thread and advanced by the last block to finish (a ticket counter), so a captured graph
+  replays them; with ``decoupled`` it is AdamW (p * (1 - lr * weight_decay) first).
 """
 
 from __future__ import annotations
@@ -322,8 +326,9 @@ __device__ __forceinline__ T tdf_decayed(T g, T p, T wd) {
 }
 
 extern "C" __global__ void td_sgd_multi(tdf_slots slots, unsigned int count,
-                                        unsigned int first, T lr, T momentum, T weight_decay,
+                                        unsigned int first, const double* __restrict__ options,
                                         int nesterov) {
+    T lr = (T)options[0], momentum = (T)options[1], weight_decay = (T)options[2];
     for (unsigned int s = 0; s < count; ++s) {
         T* p = (T*)slots.param[s];
         const T* g = (const T*)slots.grad[s];
@@ -354,10 +359,16 @@ __device__ __forceinline__ bool tdf_last_block(unsigned int* ticket) {
     return last;
 }
 
-extern "C" __global__ void td_adam_multi(tdf_slots slots, unsigned int count, double lr,
-                                         double beta1, double beta2, T eps, T weight_decay,
+extern "C" __global__ void td_adam_multi(tdf_slots slots, unsigned int count,
+                                         const double* __restrict__ options, int decoupled,
                                          unsigned int* ticket) {
+    double lr = options[0], beta1 = options[1], beta2 = options[2];
+    T eps = (T)options[3], weight_decay = (T)options[4];
     T keep1 = (T)(1.0 - beta1), b2 = (T)beta2, keep2 = (T)(1.0 - beta2);
+    /* AdamW: p * (1 - lr * weight_decay) first, the factor rounded as the host's double math */
+    T shrink = (T)tdf_sub(1.0, tdf_mul(lr, options[4]));
+    bool decay_grad = !decoupled && weight_decay != (T)0;
+    bool decay_param = decoupled && options[4] != 0.0;
     for (unsigned int s = 0; s < count; ++s) {
         T* p = (T*)slots.param[s];
         const T* g = (const T*)slots.grad[s];
@@ -367,7 +378,9 @@ extern "C" __global__ void td_adam_multi(tdf_slots slots, unsigned int count, do
         T step_size = (T)(lr / (1.0 - pow(beta1, step)));
         T correction2 = (T)sqrt(1.0 - pow(beta2, step));
         for (tdf_u64 i = tdf_first(); i < slots.size[s]; i += tdf_stride()) {
-            T pi = p[i], gi = tdf_decayed(g[i], pi, weight_decay), mi = m[i];
+            T pi = p[i], gi = g[i], mi = m[i];
+            if (decay_grad) gi = tdf_add(gi, tdf_mul(weight_decay, pi));
+            if (decay_param) pi = tdf_mul(pi, shrink);
             mi = tdf_add(mi, tdf_mul(keep1, gi - mi));
             T vi = tdf_add(tdf_mul(b2, v[i]), tdf_mul(tdf_mul(keep2, gi), gi));
             m[i] = mi;
@@ -385,8 +398,10 @@ extern "C" __global__ void td_adam_multi(tdf_slots slots, unsigned int count, do
     }
 }
 
-extern "C" __global__ void td_adadelta_multi(tdf_slots slots, unsigned int count, T lr,
-                                             double rho_value, T eps, T weight_decay) {
+extern "C" __global__ void td_adadelta_multi(tdf_slots slots, unsigned int count,
+                                             const double* __restrict__ options) {
+    T lr = (T)options[0], eps = (T)options[2], weight_decay = (T)options[3];
+    double rho_value = options[1];
     T rho = (T)rho_value, keep = (T)(1.0 - rho_value);
     for (unsigned int s = 0; s < count; ++s) {
         T* p = (T*)slots.param[s];

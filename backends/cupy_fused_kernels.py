@@ -267,18 +267,27 @@ class CupyLossKernels(_Fused, LossKernels):
 class CupyOptimKernels(_Fused, OptimKernels):
     """Optimizer steps in one launch per 16 parameters of a dtype (``td_sgd_multi``,
     ``td_adam_multi``, ``td_adadelta_multi``), their addresses passed by value in the launch:
-    nothing is copied to the device, and a captured CUDA graph keeps them. State arrays are
-    made once (zeros, or for SGD's momentum an empty buffer the first step fills) and updated
-    in place; Adam's step counts are device scalars of the parameter's dtype (as PyTorch's
-    ``capturable`` Adam) advanced by the kernel. Parameters that do not fit (another dtype,
-    host arrays, not contiguous) take the portable path."""
+    nothing is copied to the device, and a captured CUDA graph keeps them. The float options
+    are read from ``device_options`` (a float64 device array the optimizer keeps per parameter
+    group and rewrites when an option changes, so a captured graph follows a schedule; made
+    here from the Python floats when not given). State arrays are made once (zeros, or for
+    SGD's momentum an empty buffer the first step fills) and updated in place; Adam's step
+    counts are device scalars of the parameter's dtype (as PyTorch's ``capturable`` Adam)
+    advanced by the kernel. Parameters that do not fit (another dtype, host arrays, not
+    contiguous) take the portable path, which reads the Python floats."""
 
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
         self._ticket: Any = None  # Adam's finished-blocks counter, left at 0 by each launch
 
+    @property
+    def reads_device_options(self) -> bool:  # type: ignore[override]
+        """Whether the kernels read the options from a device array (where they are fused)."""
+        return self.fused
+
     def sgd(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-            lr: float, momentum: float, weight_decay: float, nesterov: bool) -> None:
+            lr: float, momentum: float, weight_decay: float, nesterov: bool,
+            device_options: Any = None) -> None:
         def launch(dtype: Any, chunk: list[int]) -> None:
             table, first = SlotTable(), 0
             for slot, i in enumerate(chunk):
@@ -291,15 +300,17 @@ class CupyOptimKernels(_Fused, OptimKernels):
                     buffers = (buf,)
                 table.fill(slot, values[i], grads[i], *buffers)
             self._launch(dtype, "td_sgd_multi", self._elements(values, chunk), (
-                table.value(), np.uint32(len(chunk)), np.uint32(first), dtype.type(lr),
-                dtype.type(momentum), dtype.type(weight_decay), np.int32(nesterov)))
+                table.value(), np.uint32(len(chunk)), np.uint32(first), options,
+                np.int32(nesterov)))
 
+        options = self._options(device_options, (lr, momentum, weight_decay))
         rest = self._each_chunk(values, grads, states, launch, momentum)
         super().sgd(*self._pick(rest, values, grads, states), lr, momentum, weight_decay,
                     nesterov)
 
     def adam(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-             lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
+             lr: float, betas: tuple[float, float], eps: float, weight_decay: float,
+             decoupled: bool = False, device_options: Any = None) -> None:
         def launch(dtype: Any, chunk: list[int]) -> None:
             table = SlotTable()
             for slot, i in enumerate(chunk):
@@ -308,15 +319,17 @@ class CupyOptimKernels(_Fused, OptimKernels):
                 state["step"] = self._device_step(state.get("step", 0), dtype)
                 table.fill(slot, values[i], grads[i], *moments, state["step"])
             self._launch(dtype, "td_adam_multi", self._elements(values, chunk), (
-                table.value(), np.uint32(len(chunk)), np.float64(lr), np.float64(betas[0]),
-                np.float64(betas[1]), dtype.type(eps), dtype.type(weight_decay),
+                table.value(), np.uint32(len(chunk)), options, np.int32(decoupled),
                 self._adam_ticket()))
 
+        options = self._options(device_options, (lr, *betas, eps, weight_decay))
         rest = self._each_chunk(values, grads, states, launch, True)
-        super().adam(*self._pick(rest, values, grads, states), lr, betas, eps, weight_decay)
+        super().adam(*self._pick(rest, values, grads, states), lr, betas, eps, weight_decay,
+                     decoupled)
 
     def adadelta(self, values: list[Any], grads: list[Any], states: list[dict[str, Any]],
-                 lr: float, rho: float, eps: float, weight_decay: float) -> None:
+                 lr: float, rho: float, eps: float, weight_decay: float,
+                 device_options: Any = None) -> None:
         def launch(dtype: Any, chunk: list[int]) -> None:
             table = SlotTable()
             for slot, i in enumerate(chunk):
@@ -325,11 +338,19 @@ class CupyOptimKernels(_Fused, OptimKernels):
                 state["step"] = state.get("step", 0) + 1  # not in the formula: a host count
                 table.fill(slot, values[i], grads[i], *averages)
             self._launch(dtype, "td_adadelta_multi", self._elements(values, chunk), (
-                table.value(), np.uint32(len(chunk)), dtype.type(lr), np.float64(rho),
-                dtype.type(eps), dtype.type(weight_decay)))
+                table.value(), np.uint32(len(chunk)), options))
 
+        options = self._options(device_options, (lr, rho, eps, weight_decay))
         rest = self._each_chunk(values, grads, states, launch, True)
         super().adadelta(*self._pick(rest, values, grads, states), lr, rho, eps, weight_decay)
+
+    def _options(self, device_options: Any, values: tuple[float, ...]) -> Any:
+        """The options array a launch reads: the optimizer's, or one made from ``values``
+        (a call from outside an optimizer; a captured graph would keep these values). Made
+        only where the kernels run fused."""
+        if device_options is not None or not self.fused:
+            return device_options
+        return cupy.asarray(np.array(values, dtype=np.float64))
 
     def _each_chunk(self, values: list[Any], grads: list[Any], states: list[Any],
                     launch: Any, stateful: Any) -> list[int]:
