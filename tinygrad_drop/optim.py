@@ -42,7 +42,6 @@ class Optimizer:
         self.param_groups: list[ParamGroup] = []
         self.state: dict[Tensor, dict[str, Any]] = {}
         self._placement: dict[Tensor, tuple[Any, Any]] = {}
-        self._seen: dict[int, int] = {}  # id(parameter) -> its index over all groups
         for group in parameter_lists(type(self).__name__, params):
             self.add_param_group(group)
 
@@ -72,13 +71,11 @@ class Optimizer:
         where = f" (parameter group {index})"
         params = group_params(name, param_group, index)
         check_keys(name, param_group, self.OPTIONS, where)
-        seen = dict(self._seen)
-        check_params(name, params, seen)
+        check_params(name, params, {id(p): i for i, p in enumerate(self.params)})
         group = {"params": params, **{k: v for k, v in param_group.items() if k != "params"}}
         for option in self.OPTIONS:
             group.setdefault(option, self.defaults[option])
         self._check_options(group, where)
-        self._seen = seen
         self.param_groups.append(ParamGroup(group, self._device_values))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
