@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__, backends
+from . import cli_checks as checks
 from .viz import GraphvizMissing
 
 
@@ -113,10 +114,6 @@ def bench(args: argparse.Namespace) -> int:
     return subprocess.run([sys.executable, runner, *extra], check=False).returncode
 
 
-def _rates(text: str) -> tuple[float, ...]:
-    return tuple(float(v) for v in text.split(","))
-
-
 def _config(args: argparse.Namespace, **changes: object) -> object:
     from .experiment import Config
 
@@ -142,84 +139,94 @@ def _text(value: object) -> str:
     return ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value}"
 
 
-def _writable(path: str | None) -> bool:
-    """Whether ``path`` (a file to write, its folders possibly absent) can be created."""
-    folder = os.path.dirname(os.path.abspath(path)) if path else None
-    while folder and not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    return not folder or (os.path.isdir(folder) and os.access(folder, os.W_OK))
-
-
 def _resolve(args: argparse.Namespace) -> str | None:
-    """Fill the flags left out with the model's defaults and check every value before any
-    training starts; returns the one-line complaint naming the flag and value, or None."""
-    hidden_given = args.hidden is not None
+    """Fill the flags left out with the model's defaults and check what the flags' own types
+    cannot (the model's constraints, the backend, the output locations) before any work
+    starts; returns the one-line complaint naming the flag and value, or None."""
+    problem = checks.backend_problem(args.backend) if hasattr(args, "backend") else None
+    for flag, path, folder in (("--save", getattr(args, "save", None), False),
+                               ("--out", getattr(args, "out", None), False),
+                               ("--json", getattr(args, "json", None), False),
+                               ("--out-dir", getattr(args, "out_dir", None), True)):
+        problem = problem or checks.output_problem(flag, path, folder=folder)
+    if problem is None and args.command == "graph" and args.bn and not args.eval and (
+            args.batch < 2):
+        problem = (f"--batch must be at least 2 with --bn (batchnorm trains on a batch's "
+                   f"statistics; or draw --eval), got {args.batch}")
+    if problem or not hasattr(args, "model"):
+        return problem
+    hidden_given, dropout_given = args.hidden is not None, args.dropout is not None
     for key, value in DEFAULTS[args.model].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    checks = [("--epochs", args.epochs, args.epochs > 0, "must be positive"),
-              ("--batch-size", args.batch_size, args.batch_size > 0, "must be positive"),
-              ("--lr", args.lr, args.lr > 0, "must be positive"),
-              ("--limit", args.limit, args.limit is None or args.limit > 0, "must be positive"),
-              ("--momentum", args.momentum, args.momentum >= 0, "must be >= 0"),
-              ("--weight-decay", args.weight_decay, args.weight_decay >= 0, "must be >= 0"),
-              ("--l1", args.l1, args.l1 >= 0, "must be >= 0"),
-              ("--early-stopping", args.early_stopping, args.early_stopping >= 0,
-               "must be >= 0"),
-              ("--dropout", _text(args.dropout), all(0.0 <= p < 1.0 for p in args.dropout),
-               "each rate must be in [0, 1)"),
-              ("--save", getattr(args, "save", None), _writable(getattr(args, "save", None)),
-               "not writable"),
-              ("--out-dir", getattr(args, "out_dir", None),
-               _writable(getattr(args, "out_dir", None) and os.path.join(args.out_dir, "x")),
-               "not writable")]
     if args.model == "cnn":
-        checks += [("--hidden", _text(args.hidden), not hidden_given,
-                    "the cnn's layers are fixed (--model mlp has hidden layers)"),
-                   ("--bn", "", not args.bn, "the cnn has no batchnorm (--model mlp)"),
-                   ("--also", "bn", "bn" not in getattr(args, "also", ()),
-                    "the cnn has no batchnorm (--model mlp)"),
-                   ("--momentum", args.momentum, not args.momentum,
-                    "the cnn trains with Adadelta, which has no momentum")]
-    for flag, value, ok, why in checks:
-        if not ok:
-            return f"{flag}{' ' if value != '' else ''}{value}: {why}"
+        rules = [("--hidden", _text(args.hidden), not hidden_given,
+                  "is for --model mlp (the cnn's layers are fixed)"),
+                 ("--bn", "", not args.bn, "is for --model mlp (the cnn has no batchnorm)"),
+                 ("--also", "bn", "bn" not in getattr(args, "also", ()),
+                  "bn is for --model mlp (the cnn has no batchnorm)"),
+                 ("--momentum", args.momentum, not args.momentum,
+                  "is for SGD (the cnn trains with Adadelta)")]
+        for flag, value, ok, why in rules:
+            if not ok:
+                return f"{flag} {why}" + (f", got {value}" if flag not in ("--bn", "--also")
+                                          else "")
     layers = 2 if args.model == "cnn" else len(args.hidden)
     if len(args.dropout) == 1:
         args.dropout = args.dropout * layers
     if len(args.dropout) != layers:
         where = "two (conv block, dense head)" if args.model == "cnn" else (
             f"{layers} (one per hidden layer)")
-        return f"--dropout {_text(args.dropout)}: give one rate or {where}"
+        if not dropout_given:
+            return (f"--hidden {_text(args.hidden)} has {layers} layers: give --dropout one "
+                    f"rate or {layers} (the default {_text(args.dropout)} is for "
+                    f"{len(args.dropout)})")
+        return f"--dropout needs one rate or {where}, got {_text(args.dropout)}"
     return None
 
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    mlp, cnn = DEFAULTS["mlp"], DEFAULTS["cnn"]
     p.add_argument("--model", default="mlp", choices=["mlp", "cnn"],
                    help="mlp: 784-256-256-10 with SGD (default); cnn: the seed's Keras CNN "
                         "(conv 32, conv 64, maxpool, dropout, dense 128, dropout) with "
                         "Adadelta lr 1.0, rho 0.95, eps 1e-7")
-    p.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"])
-    p.add_argument("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")),
-                   default=None, help="mlp: hidden layer widths (default 256,256)")
-    p.add_argument("--dropout", type=_rates, default=None,
-                   help="drop rates: one for every layer, or one per layer; mlp: per hidden "
-                        "layer (default 0.2,0.5); cnn: conv block, dense head (default 0.25,0.5)")
-    p.add_argument("--mode", default="inverted", choices=["inverted", "vanilla"])
+    p.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist"],
+                   help="default: fashion-mnist")
+    p.add_argument("--hidden", type=checks.widths, default=None, metavar="W1,W2,...",
+                   help=f"mlp: hidden layer widths (default {_text(mlp['hidden'])})")
+    p.add_argument("--dropout", type=checks.rates, default=None, metavar="P[,P2,...]",
+                   help="drop rates in [0, 1): one for every layer (0.3 means 0.3 in each), "
+                        "or one per layer; mlp: per hidden layer (default "
+                        f"{_text(mlp['dropout'])}); cnn: conv block, dense head (default "
+                        f"{_text(cnn['dropout'])})")
+    p.add_argument("--mode", default="inverted", choices=["inverted", "vanilla"],
+                   help="inverted (scale in training, default) or vanilla (scale at inference)")
     p.add_argument("--bn", action="store_true",
-                   help="mlp: batchnorm after each hidden linear layer")
-    p.add_argument("--epochs", type=int, default=None, help="default: mlp 10, cnn 12")
-    p.add_argument("--lr", type=float, default=None,
-                   help="default: mlp 0.5 (SGD), cnn 1.0 (Adadelta)")
-    p.add_argument("--batch-size", type=int, default=None, help="default: mlp 256, cnn 128")
-    p.add_argument("--momentum", type=float, default=0.0, help="mlp: SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 regularisation")
-    p.add_argument("--l1", type=float, default=0.0, help="L1 regularisation strength")
-    p.add_argument("--early-stopping", type=int, default=0, metavar="PATIENCE",
-                   help="stop after PATIENCE epochs without validation improvement (0: off)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
-    p.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+                   help="mlp: batchnorm after each hidden linear layer (a final short batch "
+                        "is then dropped: batchnorm cannot train on one row)")
+    p.add_argument("--epochs", type=checks.positive_int, default=None,
+                   help=f"a positive integer (default: mlp {mlp['epochs']}, cnn {cnn['epochs']})")
+    p.add_argument("--lr", type=checks.positive_float, default=None,
+                   help=f"learning rate > 0 (default: mlp {mlp['lr']:g} (SGD), cnn "
+                        f"{cnn['lr']:.1f} (Adadelta))")
+    p.add_argument("--batch-size", type=checks.positive_int, default=None,
+                   help=f"a positive integer (default: mlp {mlp['batch_size']}, cnn "
+                        f"{cnn['batch_size']})")
+    p.add_argument("--momentum", type=checks.fraction, default=0.0,
+                   help="mlp: SGD momentum in [0, 1) (default 0)")
+    p.add_argument("--weight-decay", type=checks.nonnegative_float, default=0.0,
+                   help="L2 regularisation >= 0 (default 0)")
+    p.add_argument("--l1", type=checks.nonnegative_float, default=0.0,
+                   help="L1 regularisation strength >= 0 (default 0)")
+    p.add_argument("--early-stopping", type=checks.count, default=0, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without improvement on a held-out tenth "
+                        "of the training set (default 0: off)")
+    p.add_argument("--seed", type=checks.count, default=0, help="an integer >= 0 (default 0)")
+    p.add_argument("--backend", default=None,
+                   help=f"backend (default: ${backends.ENV_VAR}, else numpy)")
+    p.add_argument("--limit", type=checks.positive_int, default=None, metavar="N",
+                   help="train on the first N images only (default: all)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -252,8 +259,8 @@ def _regularisers(text: str) -> list[str]:
     keys = [v for v in text.split(",") if v]
     unknown = [k for k in keys if k not in REGULARISERS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown)}; choose from "
-                                         f"{', '.join(REGULARISERS)}")
+        raise argparse.ArgumentTypeError(f"must be names from {', '.join(REGULARISERS)} "
+                                         f"separated by commas, got {text}")
     return keys
 
 
@@ -294,51 +301,68 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-drop", description="tinygrad_drop: autograd with dropout done right")
     parser.add_argument("--version", action="version", version=f"tinygrad_drop {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # a subcommand's bad flag is one line (Parser.error); a missing subcommand shows the usage
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=checks.Parser)
     sub.add_parser("info", help="version, backends available here and why the others are not"
                    ).set_defaults(run=info)
     g = sub.add_parser("graph", help="draw the standard dropout MLP's computation graph")
-    g.add_argument("--out", default="graph.svg", help="file to write: .svg, .png, .pdf or .dot")
+    g.add_argument("--out", default="graph.svg",
+                   help="file to write: .svg, .png, .pdf or .dot (default graph.svg)")
     g.add_argument("--bn", action="store_true", help="batchnorm after each hidden linear layer")
     g.add_argument("--eval", action="store_true", help="the inference graph (dropout inactive)")
-    g.add_argument("--batch", type=int, default=8, help="batch size of the drawn step")
-    g.add_argument("--rankdir", default="TB", choices=["TB", "LR"], help="layout direction")
-    g.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--batch", type=checks.positive_int, default=8,
+                   help="batch size of the drawn step (default 8; at least 2 with --bn)")
+    g.add_argument("--rankdir", default="TB", choices=["TB", "LR"],
+                   help="layout direction (default TB)")
+    g.add_argument("--backend", default=None,
+                   help=f"backend (default: ${backends.ENV_VAR}, else numpy)")
+    g.add_argument("--seed", type=checks.count, default=0, help="an integer >= 0 (default 0)")
     g.set_defaults(run=graph)
     b = sub.add_parser("bench", help="run the benchmark suite against PyTorch and NumPy")
     b.add_argument("--quick", action="store_true", help="fewer repeats")
-    b.add_argument("--json", help="also write the results to this file")
+    b.add_argument("--json", metavar="FILE",
+                   help="also write the results to this file (its folder must exist)")
     b.set_defaults(run=bench)
     gc = sub.add_parser("gradcheck", help="check every named op's gradient numerically")
-    gc.add_argument("--backend", default=None, help="backend (default: $TINYGRAD_DROP_BACKEND)")
-    gc.add_argument("--seed", type=int, default=0)
+    gc.add_argument("--backend", default=None,
+                    help=f"backend (default: ${backends.ENV_VAR}, else numpy)")
+    gc.add_argument("--seed", type=checks.count, default=0, help="an integer >= 0 (default 0)")
     gc.set_defaults(run=gradcheck_ops)
     t = sub.add_parser("train", help="train one MLP (or --model cnn) on Fashion-MNIST "
                                      "(or MNIST)")
     _add_training_flags(t)
-    t.add_argument("--save", help="write the trained weights to this .npz file")
+    t.add_argument("--save", metavar="FILE.npz",
+                   help="write the trained weights to this file (its folder must exist)")
     t.set_defaults(run=train)
     c = sub.add_parser("compare", help="the founding experiment: with vs without dropout, "
                                        "train and test curves")
     _add_training_flags(c)
     c.add_argument("--also", type=_regularisers, default=[],
                    help=f"more runs: comma-separated from {', '.join(REGULARISERS)}")
-    c.add_argument("--out-dir", default="results", help="where compare.png and .json go")
+    c.add_argument("--out-dir", default="results",
+                   help="where compare.png and compare.json go, made if missing "
+                        "(default results)")
     c.set_defaults(run=compare)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tinygrad-drop``; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    problem = _resolve(args) if hasattr(args, "model") else None
-    if problem is not None:  # as argparse does with a bad flag: one line, exit status 2
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a bad flag (already printed)
+        return done.code if isinstance(done.code, int) else 2
+    problem = _resolve(args)
+    if problem is not None:  # as a bad flag's type: one line, exit status 2
         print(f"tinygrad-drop {args.command}: {problem}", file=sys.stderr)
         return 2
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, backends.BackendUnavailableError,
+    except OSError as exc:  # a file that failed late (a full disk, a folder removed)
+        where = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else exc
+        print(f"tinygrad-drop {args.command}: {where}", file=sys.stderr)
+        return 1
+    except (ValueError, backends.BackendUnavailableError,
             GraphvizMissing) as exc:  # the user's to fix: a message, not a traceback
-        print(f"tinygrad-drop: {exc}", file=sys.stderr)
+        print(f"tinygrad-drop {args.command}: {exc}", file=sys.stderr)
         return 1
