@@ -79,3 +79,31 @@ def test_train_with_missing_data_explains_how_to_get_it(tmp_path, monkeypatch, c
     assert err.startswith("tinygrad-drop train: fashion-mnist: train-images-idx3-ubyte.gz was "
                           "not")
     assert "apt-get install dataset-fashion-mnist" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("bn, batches", [(True, 1), (False, 2)])
+def test_batchnorm_training_drops_a_last_batch_of_one(small_data, monkeypatch, capsys, bn,
+                                                      batches):
+    """257 rows in batches of 256: with --bn the batch of one is left out (batchnorm cannot
+    train on it); without, every row is used as before."""
+    from tinygrad_drop import data, experiment
+
+    seen = []
+
+    class Recording(data.DataLoader):
+        def __iter__(self):
+            for batch in super().__iter__():
+                seen.append(batch[0].shape[0])
+                yield batch
+    monkeypatch.setattr(experiment.data, "DataLoader", Recording)
+    assert cli.main(["train", "--limit", "257", "--epochs", "2", "--hidden", "16,16",
+                     "--no-progress", *(["--bn"] if bn else [])]) == 0
+    assert seen == ([256] if bn else [256, 1]) * 2 and len(seen) == 2 * batches
+    assert capsys.readouterr().out.count("train acc") == 2
+
+
+def test_batchnorm_with_fewer_rows_than_a_batch_is_refused(small_data):
+    with pytest.raises(ValueError, match="batchnorm needs a full batch of 256 rows to train, "
+                                         "and only 100 training rows are left"):
+        td.experiment.run(td.experiment.Config(batchnorm=True, hidden=(8, 8), epochs=1),
+                          td.experiment.load("fashion-mnist", 100))

@@ -75,6 +75,12 @@ CASES = [
     (["compare", "--also", "dropconnect"],
      "compare: --also must be names from l2, l1, early, bn separated by commas, "
      "got dropconnect"),
+    (["train", "--bn", "--limit", "100"],
+     "train: --limit 100 leaves 100 training rows, fewer than one batch of --batch-size 256, "
+     "which batchnorm needs (a short last batch is dropped)"),
+    (["compare", "--also", "bn", "--limit", "280", "--early-stopping", "2"],
+     "compare: --limit 280 leaves 252 training rows, fewer than one batch of --batch-size 256, "
+     "which batchnorm needs (a short last batch is dropped)"),
     (["train", "--backend", "tpu"],
      f"train: --backend must be one of {', '.join(backends.known())}, got tpu"),
     (["gradcheck", "--backend", "tpu"],

@@ -171,6 +171,12 @@ def _resolve(args: argparse.Namespace) -> str | None:
             if not ok:
                 return f"{flag} {why}" + (f", got {value}" if flag not in ("--bn", "--also")
                                           else "")
+    bn_runs = args.bn or "bn" in getattr(args, "also", ())
+    rows = args.limit * 9 // 10 if args.limit and args.early_stopping else args.limit
+    if bn_runs and rows is not None and rows < args.batch_size:
+        return (f"--limit {args.limit} leaves {rows} training rows, fewer than one batch of "
+                f"--batch-size {args.batch_size}, which batchnorm needs (a short last batch "
+                f"is dropped)")
     layers = 2 if args.model == "cnn" else len(args.hidden)
     if len(args.dropout) == 1:
         args.dropout = args.dropout * layers

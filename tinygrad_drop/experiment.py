@@ -94,8 +94,14 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
     model, optimizer = build(config, x.shape[1], int(y.max()) + 1)
     # The CNN's activations of 10 000 images would take gigabytes: evaluate it in batches.
     chunk = config.batch_size if config.model == "cnn" else 10_000
+    # Batchnorm cannot train on a batch of one (and a batch of a few rows gives it noisy
+    # statistics): with it, the short last batch is left out, as PyTorch users do with
+    # drop_last=True. Without it every row is used, as the founding runs always did.
+    if config.batchnorm and len(x) < config.batch_size:
+        raise ValueError(f"batchnorm needs a full batch of {config.batch_size} rows to train, "
+                         f"and only {len(x)} training rows are left")
     loader = data.DataLoader(x, y, config.batch_size, shuffle=True, seed=config.seed,
-                             backend=config.backend)
+                             drop_last=config.batchnorm, backend=config.backend)
     # evaluated where the loader placed the data: on a GPU nothing is copied per epoch
     measured = (slice(0, min(config.train_eval_size or len(x), len(x))), ...)
     x_eval, y_eval = loader.x[measured], loader.y[measured]
