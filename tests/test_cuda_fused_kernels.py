@@ -19,6 +19,7 @@ from fused_host import compiled, device
 
 import tinygrad_drop as td
 from tinygrad_drop.backends import kernels as portable
+from tinygrad_drop.backends import optim_kernels
 from tinygrad_drop.backends.cuda_fused_source import FUSED_KERNEL_NAMES, fused_kernel_source
 from tinygrad_drop.backends.cuda_source import CTYPES
 
@@ -376,6 +377,8 @@ OPTIMIZERS = [
     ("sgd", dict(lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=True)),
     ("adam", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)),
     ("adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    ("adam", dict(lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, decoupled=True)),
+    ("adam", dict(lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.3, decoupled=True)),
     ("adadelta", dict(lr=1.0, rho=0.95, eps=1e-7, weight_decay=0.0)),
     ("adadelta", dict(lr=0.5, rho=0.9, eps=1e-6, weight_decay=0.01)),
 ]
@@ -402,6 +405,33 @@ def test_optimizer_steps_are_the_portable_ones_bit_for_bit(built, blocks, thread
                 same_bits(mine[key], theirs[key])
     assert identities[1] == identities[2], "state arrays were replaced"
     assert dev.launches == [f"td_{method}_multi"] * 3
+
+
+@pytest.mark.parametrize("method,hyper", OPTIMIZERS, ids=lambda v: str(v))
+def test_optimizer_options_are_read_from_the_device_array(built, method, hyper):
+    """Given ``device_options`` (the optimizer's per-group array), the kernels take every
+    float option from it, not from the Python floats of the call (which a captured graph
+    would replay unchanged): here the floats are other values, and the result is the
+    portable step at the array's values."""
+    dev = device(built, 3, 2)
+    kernels = dev.kernels("optim")
+    assert kernels.reads_device_options
+    changed = {k: (tuple(b / 2 for b in v) if k == "betas" else v / 2 if k in
+                   ("lr", "momentum", "weight_decay", "eps", "rho") else v)
+               for k, v in hyper.items()}
+    names = optim_kernels.DEVICE_OPTIONS[method]
+    flat = {**changed, **dict(zip(("beta1", "beta2"), changed.get("betas", ()), strict=False))}
+    options = np.array([flat[n] for n in names], dtype=np.float64)
+    values = params("float64")
+    states = [{} for _ in values]
+    ref_values = params("float64")
+    ref_states = [{} for _ in values]
+    for step in range(2):
+        grads = params("float64", seed=100 + step)
+        getattr(kernels, method)(values, grads, states, **hyper, device_options=options)
+        getattr(portable.OptimKernels(NUMPY), method)(ref_values, grads, ref_states, **changed)
+    for mine, theirs in zip(values, ref_values, strict=True):
+        same_bits(mine, theirs)
 
 
 def test_more_than_sixteen_parameters_take_one_launch_per_sixteen(built):

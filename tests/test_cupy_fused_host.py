@@ -16,6 +16,7 @@ import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor, optim
 from tinygrad_drop.ops.loss_targets import TargetOutOfRange
 from tinygrad_drop.ops.norm import BatchNorm
+from tinygrad_drop.optim import lr_scheduler
 
 NUMPY = td.backends.get("numpy")
 
@@ -173,6 +174,90 @@ def test_optimizers_step_every_parameter_in_one_launch_with_state_kept_in_place(
     assert identities[1] == identities[2]
     for mine, theirs in zip(params, ref, strict=True):
         np.testing.assert_array_equal(mine.numpy(), theirs.numpy())  # the same formulas
+
+
+GROUPED = {"SGD": lambda g: optim.SGD(g, lr=0.1, momentum=0.9, nesterov=True),
+           "Adam": lambda g: optim.Adam(g, lr=0.01, weight_decay=0.1),
+           "AdamW": lambda g: optim.AdamW(g, lr=0.01, weight_decay=0.1),
+           "Adadelta": lambda g: optim.Adadelta(g, lr=0.5, weight_decay=0.01)}
+
+
+def grouped_params(backend, dtype=np.float32):
+    """Four parameters in two groups, the second with its own learning rate."""
+    params = [Tensor(np.random.default_rng(i).standard_normal(s).astype(dtype), backend=backend,
+                     requires_grad=True) for i, s in enumerate([(5, 4), (4,), (3, 5), (3,)])]
+    return params, [{"params": params[:2]}, {"params": params[2:], "lr": 0.2}]
+
+
+def backward(params):
+    for i, p in enumerate(params):
+        p.grad = None
+        (p * p * (i + 1)).sum().backward()
+
+
+@pytest.mark.parametrize("name", list(GROUPED))
+def test_groups_launch_once_each_with_their_options_as_the_portable_path(built, name):
+    dev = device(built, blocks=2, threads=3)
+    params, groups = grouped_params(dev)
+    ref, ref_groups = grouped_params(NUMPY)
+    opt, ref_opt = GROUPED[name](groups), GROUPED[name](ref_groups)
+    for _ in range(3):
+        backward(params)
+        backward(ref)
+        dev.launches.clear()
+        opt.step()
+        ref_opt.step()
+        assert len(dev.launches) == 2, dev.launches
+    for mine, theirs in zip(params, ref, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+
+
+@pytest.mark.parametrize("name", list(GROUPED))
+def test_a_recorded_step_follows_the_schedule_through_device_memory(built, name):
+    """What td.jit's CUDA graph does, on the host: the launches of one ``opt.step()`` are kept
+    (kernel and arguments, arrays by address) and run again later without Python. Between
+    replays a StepLR halves the learning rates. The replays must equal eager portable steps
+    at the new rates, and differ from steps at the rate of the recording: a kernel argument
+    holding the rate would be replayed as it was recorded."""
+    dev = device(built, blocks=2, threads=2)
+    params, groups = grouped_params(dev)
+    opt = GROUPED[name](groups)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    backward(params)
+    opt.step()  # warm-up: state and the groups' device options come into being
+    sched.step()
+    kept, launch = [], dev.launch
+    dev.launch = lambda *args: kept.append(args)
+    try:
+        backward(params)  # the gradients the replays read (fixed addresses)
+        opt.step()
+    finally:
+        dev.launch = launch
+    assert [k[1] for k in kept] == [f"td_{name.lower().removesuffix('w')}_multi"] * 2
+    for _ in range(3):
+        for args in kept:
+            launch(*args)
+        sched.step()
+
+    def eager(rates_change):
+        ref, ref_groups = grouped_params(NUMPY)
+        ref_opt = GROUPED[name](ref_groups)
+        ref_sched = lr_scheduler.StepLR(ref_opt, step_size=1, gamma=0.5)
+        backward(ref)
+        ref_opt.step()
+        ref_sched.step()
+        backward(ref)
+        for _ in range(3):
+            ref_opt.step()
+            if rates_change:
+                ref_sched.step()
+        return ref
+
+    for mine, theirs in zip(params, eager(True), strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    baked = eager(False)
+    assert not all(np.array_equal(m.numpy(), b.numpy()) for m, b in zip(params, baked,
+                                                                         strict=True))
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])
