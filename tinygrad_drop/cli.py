@@ -294,8 +294,8 @@ def compare(args: argparse.Namespace) -> int:
     json_path = os.path.join(args.out_dir, "compare.json")
     png_path = os.path.join(args.out_dir, "compare.png")
     report.write_json(results, json_path)
-    title = f"{args.dataset}: {network}, with and without dropout"
-    drew = report.plot_curves(results, png_path, title)
+    drew = report.plot_curves(results, png_path, f"{args.dataset}: {network}, {optimizer}, "
+                                                 f"batch {args.batch_size}")
     print("\n" + report.table(results))
     print(f"\nwrote {json_path}" + (f" and {png_path}" if drew else
                                      " (no PNG: pip install matplotlib)"))
