@@ -14,6 +14,7 @@ from op_counter import TALLY, CountingBackend
 import tinygrad_drop as td
 import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor, optim
+from tinygrad_drop.backends.capture import CaptureError
 from tinygrad_drop.ops.loss_targets import TargetOutOfRange
 from tinygrad_drop.ops.norm import BatchNorm
 from tinygrad_drop.optim import lr_scheduler
@@ -258,6 +259,26 @@ def test_a_recorded_step_follows_the_schedule_through_device_memory(built, name)
     baked = eager(False)
     assert not all(np.array_equal(m.numpy(), b.numpy()) for m, b in zip(params, baked,
                                                                          strict=True))
+
+
+def test_a_groups_device_options_follow_update_and_refuse_a_stale_capture(built):
+    dev = device(built)
+    params, groups = grouped_params(dev)
+    opt = optim.SGD(groups, lr=0.1, weight_decay=0.01)
+    backward(params)
+    opt.step()
+    group = opt.param_groups[0]
+    array = group.device_options(dev)
+    assert array.tolist() == [0.1, 0.0, 0.01]
+    group.update(lr=0.3, momentum=0.0)
+    assert array.tolist() == [0.3, 0.0, 0.01]
+    dict.__setitem__(group, "lr", 0.4)  # behind the group's back: found at the next step
+    dev.capturing = True
+    with pytest.raises(CaptureError, match="changed without item assignment"):
+        opt.step()
+    dev.capturing = False
+    opt.step()
+    assert group.device_options(dev) is array and array.tolist() == [0.4, 0.0, 0.01]
 
 
 @pytest.mark.parametrize("batchnorm", [False, True])

@@ -5,6 +5,11 @@ A group also keeps, per backend whose fused kernels read their options from devi
 small float64 device array of its options (``ParamGroup.device_options``). Assigning an option
 (``group['lr'] = 0.01``, as the schedulers and PyTorch users do) writes that array at once, a
 host-to-device write: a step captured by ``td.jit`` reads the new value on its next replay.
+That holds where the fused kernels run (CuPy, float32/float64 contiguous parameters). The
+portable kernels take the options as Python floats when the step runs: eager steps (and every
+backend that cannot capture, where ``td.jit`` simply calls the function) always see the current
+values, but a captured step of parameters the fused kernels do not take (float16, views) keeps
+the values it was recorded with: make a new ``td.jit`` after changing an option there.
 """
 
 from __future__ import annotations
@@ -35,13 +40,19 @@ class ParamGroup(dict):
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
-        if self._device and key != "params":
+        if self._device and key != "params" and self._values_of(self) != self._written:
             self._write()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """``dict.update`` through item assignment (so the device copies follow)."""
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
 
     def device_options(self, backend: Any) -> Any:
         """The float64 array on ``backend`` holding this group's kernel options, made on first
         use and the same array afterwards (a captured step reads its address). Options changed
-        without item assignment (``update``) are written here, outside a capture."""
+        without item assignment (``dict.__setitem__``, ``setdefault``) are written here,
+        outside a capture."""
         entry = self._device.get(id(backend))
         if entry is None:
             values = self._values_of(self)
@@ -53,7 +64,7 @@ class ParamGroup(dict):
             if getattr(backend, "capturing", False):
                 raise CaptureError(
                     "an optimizer option was changed without item assignment (e.g. "
-                    "group.update(...)) just before td.jit captured the step; assign it as "
+                    "group.setdefault(...)) just before td.jit captured the step; assign it as "
                     "group['lr'] = value, which writes the device copy the step reads")
             self._write()
         return entry[1]
