@@ -5,6 +5,22 @@ from __future__ import annotations
 import statistics
 
 
+def missing_peers() -> dict[str, str]:
+    """The peers this run cannot measure, each with the reason: PyTorch's rows (and the
+    targets against them) need ``import torch`` to work."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:  # not installed, or installed but broken: say which
+        return {"PyTorch": f"{exc} (pip install torch to measure against it)"}
+    return {}
+
+
+def missing_peer_lines(missing: dict[str, str]) -> list[str]:
+    """One line per missing peer, saying that its rows are left out and why."""
+    return [f"bench: {peer} rows and the targets against {peer} left out: {why}"
+            for peer, why in missing.items()]
+
+
 def report_peers(title: str, times: dict[str, list[float]], unit: str) -> None:
     """Median and min-max of each peer, then ours over PyTorch when both were measured."""
     print(title)

@@ -24,7 +24,7 @@ import bench_gpu  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_mlp  # noqa: E402
 import bench_overhead  # noqa: E402
-from common import print_rows  # noqa: E402
+from common import missing_peer_lines, missing_peers, print_rows  # noqa: E402
 
 # (what, numerator (case, impl), denominator (case, impl), at most)
 TARGETS = [
@@ -94,6 +94,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and steps")
     parser.add_argument("--json", default=None, help="write the rows and targets here")
     args = parser.parse_args()
+    missing = missing_peers()
+    for line in missing_peer_lines(missing):  # said first, so a long run is not a surprise
+        print(line, file=sys.stderr, flush=True)
     rows = collect(args.quick)
     import numpy
     machine = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -110,9 +113,12 @@ def main() -> None:
     for t in results:
         print(f"{t['target']:52s} {t['ratio']:9.2f} {t['limit']:8.2f}  "
               f"{'met' if t['met'] else 'MISSED'}")
+    if missing:  # and again after the table, where the rows would have been
+        print("\n" + "\n".join(missing_peer_lines(missing)))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "rows": rows, "targets": results}, f, indent=1)
+            json.dump({"machine": machine, "rows": rows, "targets": results,
+                       "missing_peers": missing}, f, indent=1)
         print(f"\nwrote {args.json}")
 
 
