@@ -6,6 +6,8 @@ launches of a founding MLP step (and with batch normalisation), results against 
 backend, the device check of class targets, and in-place state. On a GPU,
 ``test_cupy_parity.py`` runs the real thing."""
 
+import types
+
 import numpy as np
 import pytest
 from fused_host import compiled, device
@@ -259,6 +261,71 @@ def test_a_recorded_step_follows_the_schedule_through_device_memory(built, name)
     baked = eager(False)
     assert not all(np.array_equal(m.numpy(), b.numpy()) for m, b in zip(params, baked,
                                                                          strict=True))
+
+
+class LaunchRecorder:
+    """A ``td.jit`` recorder as a CUDA graph is one (``backends/capture.py``): ``record`` keeps
+    the launches the call makes instead of running them, then runs them once; a replay runs
+    the kept launches again, their arguments as recorded, without calling Python."""
+
+    def __init__(self, backend):
+        self.backend, self.log = backend, []
+
+    def record(self, call):
+        kept, launch = [], self.backend.launch
+        self.backend.launch, self.backend.capturing = (lambda *args: kept.append(args)), True
+        try:
+            result = call()
+        finally:
+            self.backend.launch, self.backend.capturing = launch, False
+        self.log.append(("record", [k[1] for k in kept]))
+
+        def replay():
+            self.log.append("replay")
+            for args in kept:
+                launch(*args)
+
+        replay()
+        return result, types.SimpleNamespace(replay=replay)
+
+
+@pytest.mark.parametrize("name", list(GROUPED))
+def test_td_jit_replays_of_an_optimizer_step_follow_a_schedule(built, name):
+    """td.jit itself (warm-up, recording, replays) over the recorder above: the steps after
+    the recorded one run no Python, so the learning rates the scheduler sets between calls
+    reach them only through the groups' device options. Equal bit for bit to eager NumPy
+    steps with the same schedule."""
+    dev = device(built, blocks=2, threads=2)
+    recorder = LaunchRecorder(dev)
+    dev.capture = lambda: recorder
+    params, groups = grouped_params(dev)
+    opt = GROUPED[name](groups)
+    sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    calls = []
+
+    def step(marker):
+        calls.append(1)
+        opt.step()
+        return marker
+
+    jitted = td.jit(step)
+    marker = Tensor(np.zeros(1, np.float32), backend=dev)
+    backward(params)  # the same gradients every step (the arrays a replay reads)
+    for _ in range(5):
+        jitted(marker)
+        sched.step()
+    kernel = f"td_{name.lower().removesuffix('w')}_multi"
+    assert recorder.log == [("record", [kernel] * 2)] + ["replay"] * 4 and len(calls) == 2
+
+    ref, ref_groups = grouped_params(NUMPY)
+    ref_opt = GROUPED[name](ref_groups)
+    ref_sched = lr_scheduler.StepLR(ref_opt, step_size=1, gamma=0.5)
+    backward(ref)
+    for _ in range(5):
+        ref_opt.step()
+        ref_sched.step()
+    for mine, theirs in zip(params, ref, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
 
 
 def test_a_groups_device_options_follow_update_and_refuse_a_stale_capture(built):
