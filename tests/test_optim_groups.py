@@ -368,3 +368,37 @@ def test_a_bad_state_dict_is_refused_and_changes_nothing(bad, message, backend):
     assert after["param_groups"] == before["param_groups"]
     assert after["state"].keys() == before["state"].keys()
     np.testing.assert_array_equal(after["state"][0]["momentum_buffer"], [1.0, 2.0])
+
+
+class SignSGD(optim.Optimizer):
+    """A user's optimizer written as for PyTorch: defaults to the base, its own step."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    state = self.state.setdefault(p, {"count": 0})
+                    state["count"] += 1
+                    p.data = p.data - group["lr"] * (p.grad.data > 0) + group["lr"] * (
+                        p.grad.data < 0)
+
+
+def test_a_subclass_written_as_for_pytorch_works():
+    w = tensor([1.0, -2.0], "numpy", requires_grad=True)
+    b = tensor([0.5], "numpy", requires_grad=True)
+    opt = SignSGD([{"params": [w]}, {"params": [b], "lr": 0.25}])
+    assert opt.param_groups[0]["lr"] == 0.1 and opt.param_groups[1]["lr"] == 0.25
+    (w * w + b * b).sum().backward()  # grads 2w, 2b
+    opt.step()
+    assert host(w).tolist() == [0.9, -1.9] and host(b).tolist() == [0.25]
+    saved = opt.state_dict()
+    assert saved["state"] == {0: {"count": 1}, 1: {"count": 1}}
+    opt.step()
+    opt.load_state_dict(saved)
+    assert opt.state[w] == {"count": 1}
+    with pytest.raises(ValueError, match="SignSGD: unknown option 'momentum'"):
+        opt.add_param_group({"params": [tensor([1.0], "numpy", requires_grad=True)],
+                             "momentum": 0.9})

@@ -30,7 +30,9 @@ from .tensor_core import Tensor
 class Optimizer:
     """Holds the parameter groups (``param_groups``: dicts of ``'params'`` and options) and
     the per-parameter ``state`` (keyed by parameter, as PyTorch's); ``step()`` updates
-    ``p.data``. ``OPTIONS`` names a subclass's options, ``STATE`` its per-parameter state."""
+    ``p.data``. ``OPTIONS`` names a subclass's options (by default the keys of ``defaults``),
+    ``STATE`` its per-parameter state. A subclass written as for PyTorch (``__init__`` passing
+    ``defaults``, its own ``step()`` over ``param_groups``) works as it is."""
 
     OPTIONS: tuple[str, ...] = ()
     STATE: tuple[str, ...] = ()
@@ -53,7 +55,8 @@ class Optimizer:
     def __getattr__(self, name: str) -> Any:
         """An option (``opt.lr``) when every group has the same value: a convenience for
         one-group optimizers; ``param_groups`` holds each group's."""
-        if name.startswith("_") or name not in type(self).OPTIONS:
+        if name.startswith("_") or name in ("defaults", "param_groups") or \
+                name not in self._options():
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         values = [group[name] for group in self.param_groups]
         if any(v != values[0] for v in values):
@@ -70,10 +73,10 @@ class Optimizer:
                             f"{type(param_group).__name__}")
         where = f" (parameter group {index})"
         params = group_params(name, param_group, index)
-        check_keys(name, param_group, self.OPTIONS, where)
+        check_keys(name, param_group, self._options(), where)
         check_params(name, params, {id(p): i for i, p in enumerate(self.params)})
         group = {"params": params, **{k: v for k, v in param_group.items() if k != "params"}}
-        for option in self.OPTIONS:
+        for option in self._options():
             group.setdefault(option, self.defaults[option])
         self._check_options(group, where)
         self.param_groups.append(ParamGroup(group, self._device_values))
@@ -135,9 +138,13 @@ class Optimizer:
                     state[name] = be.xp.astype(value, dtype)
         return state
 
+    def _options(self) -> tuple[str, ...]:
+        """The names of the options every group holds."""
+        return type(self).OPTIONS or tuple(self.defaults)
+
     def _check_options(self, options: Mapping[str, Any], where: str) -> None:
-        """Refuse bad option values (``where`` names the group, or is empty for defaults)."""
-        raise NotImplementedError
+        """Refuse bad option values (``where`` names the group, or is empty for defaults);
+        a subclass that checks nothing keeps this."""
 
     @staticmethod
     def _device_values(group: Mapping[str, Any]) -> tuple[float, ...]:

@@ -73,8 +73,8 @@ def load_state(optimizer: Any, state_dict: Mapping[str, Any]) -> None:
             raise ValueError(f"{name}.load_state_dict: parameter group {i} has "
                              f"{len(saved['params'])} parameters in the loaded state dict, "
                              f"{len(group['params'])} in this optimizer")
-        check_keys(f"{name}.load_state_dict", saved, optimizer.OPTIONS, where)
-        missing = [k for k in optimizer.OPTIONS if k not in saved]
+        check_keys(f"{name}.load_state_dict", saved, optimizer._options(), where)
+        missing = [k for k in optimizer._options() if k not in saved]
         if missing:
             raise ValueError(f"{name}.load_state_dict: parameter group {i} lacks the option "
                              f"{missing[0]!r}")
@@ -112,7 +112,7 @@ def _staged(name: str, keys: tuple[str, ...], number: Any, entries: Any,
     if not isinstance(entries, Mapping):
         raise ValueError(f"{name}.load_state_dict: the state of parameter {number} is not a "
                          f"dict (got {type(entries).__name__})")
-    if set(entries) != set(keys):
+    if keys and set(entries) != set(keys):  # a subclass without STATE: whatever it keeps
         raise ValueError(f"{name}.load_state_dict: the state of parameter {number} has "
                          f"{sorted(entries)}, expected {sorted(keys)}")
     staged: dict[str, Any] = {}
@@ -124,6 +124,9 @@ def _staged(name: str, keys: tuple[str, ...], number: Any, entries: Any,
                 raise ValueError(f"{name}.load_state_dict: step of parameter {number} must be "
                                  f"a count >= 0, got {value!r}")
             staged[key] = int(step) if float(step).is_integer() else float(step)
+            continue
+        if not keys and not hasattr(value, "shape"):
+            staged[key] = value
             continue
         array = host_array(value)
         if tuple(array.shape) != tuple(p.shape):
@@ -146,7 +149,7 @@ def _placed(p: Any, entries: dict[str, Any], old: dict[str, Any]) -> dict[str, A
         fits = (current is not None and backends.owner_of(current) is backend
                 and current.shape == tuple(p.shape if key != "step" else ())
                 and current.dtype == dtype)
-        if key == "step":
+        if key == "step" or not hasattr(value, "shape"):
             if fits:  # a device step count (the fused Adam's)
                 current[...] = value
                 value = current
