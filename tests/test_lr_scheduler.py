@@ -139,8 +139,9 @@ def test_bad_arguments_are_refused():
         lr_scheduler.StepLR([w], step_size=2)
     with pytest.raises(ValueError, match="StepLR: step_size must be a positive int, got 0"):
         lr_scheduler.StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="CosineAnnealingLR: T_max must be a positive int"):
+    with pytest.raises(ValueError, match="CosineAnnealingLR: T_max must be a positive number"):
         lr_scheduler.CosineAnnealingLR(opt, T_max=-1)
+    assert lr_scheduler.StepLR(opt, step_size=np.int64(2)).step_size == 2  # NumPy ints too
     with pytest.raises(ValueError, match=r"LambdaLR: expected 1 lr_lambdas \(one per parameter "
                                          r"group\), got 2"):
         lr_scheduler.LambdaLR(opt, [warmup, warmup])
