@@ -76,7 +76,8 @@ def test_cnn_defaults_are_the_seeds_and_mlp_defaults_stay():
     (["--limit", "0"], "--limit must be a positive integer, got 0"),
     (["--hidden", "32"], "--hidden is for --model mlp (the cnn's layers are fixed), got 32"),
     (["--bn"], "--bn is for --model mlp (the cnn has no batchnorm)"),
-    (["--momentum", "0.9"], "--momentum is for SGD (the cnn trains with Adadelta), got 0.9"),
+    (["--momentum", "0.9"],
+     "--momentum is for --optimizer sgd (this run uses adadelta), got 0.9"),
 ])
 def test_bad_cnn_flags_are_refused_before_training(flags, message, cnn_data, capsys,
                                                    monkeypatch):

@@ -107,3 +107,44 @@ def test_batchnorm_with_fewer_rows_than_a_batch_is_refused(small_data):
                                          "and only 100 training rows are left"):
         td.experiment.run(td.experiment.Config(batchnorm=True, hidden=(8, 8), epochs=1),
                           td.experiment.load("fashion-mnist", 100))
+
+
+def test_optimizer_and_schedule_flags_reach_the_training(small_data):
+    """Each epoch records the lr it trained with: StepLR halves it every epoch, cosine follows
+    PyTorch's closed form over --epochs; AdamW takes PyTorch's weight decay 1e-2 by default."""
+    import math
+
+    out_dir = small_data / "r"
+    assert cli.main(["compare", "--epochs", "3", "--hidden", "16,16", "--batch-size", "50",
+                     "--optimizer", "adamw", "--schedule", "step:1:0.5", "--out-dir",
+                     str(out_dir), "--no-progress"]) == 0
+    runs = json.loads((out_dir / "compare.json").read_text())
+    for run in runs:
+        assert (run["config"]["optimizer"], run["config"]["lr"], run["config"]["weight_decay"],
+                run["config"]["schedule"]) == ("adamw", 1e-3, 1e-2, "step:1:0.5")
+        assert [r["lr"] for r in run["history"]] == [1e-3, 5e-4, 2.5e-4]
+    assert cli.main(["compare", "--epochs", "4", "--hidden", "16,16", "--batch-size", "50",
+                     "--lr", "0.2", "--schedule", "cosine:0.02", "--out-dir", str(out_dir),
+                     "--no-progress"]) == 0
+    run = json.loads((out_dir / "compare.json").read_text())[0]
+    assert run["config"]["optimizer"] == "sgd" and run["config"]["weight_decay"] == 0.0
+    expected = [0.02 + 0.18 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    assert [r["lr"] for r in run["history"]] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("name, kind, options", [
+    ("sgd", "SGD", dict(lr=0.5, momentum=0.9)), ("adam", "Adam", dict(lr=1e-3)),
+    ("adamw", "AdamW", dict(lr=1e-3, weight_decay=1e-2)),
+    ("adadelta", "Adadelta", dict(lr=1.0, rho=0.95, eps=1e-7))])
+def test_the_optimizer_is_built_with_the_options_given(name, kind, options):
+    config = td.experiment.Config(optimizer=name, hidden=(8, 8), **{
+        k: v for k, v in options.items() if k in ("lr", "momentum", "weight_decay")})
+    _, optimizer = td.experiment.build(config)
+    assert type(optimizer).__name__ == kind
+    for key, value in options.items():
+        assert optimizer.param_groups[0][key] == value
+
+
+def test_momentum_with_another_optimizer_is_refused():
+    with pytest.raises(ValueError, match="momentum 0.9 is for SGD, not adam"):
+        td.experiment.build(td.experiment.Config(optimizer="adam", momentum=0.9))

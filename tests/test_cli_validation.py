@@ -81,6 +81,19 @@ CASES = [
     (["compare", "--also", "bn", "--limit", "280", "--early-stopping", "2"],
      "compare: --limit 280 leaves 252 training rows, fewer than one batch of --batch-size 256, "
      "which batchnorm needs (a short last batch is dropped)"),
+    (["train", "--optimizer", "lbfgs"],
+     "train: --optimizer must be one of sgd, adam, adamw, adadelta, got lbfgs"),
+    (["train", "--optimizer", "adam", "--momentum", "0.9"],
+     "train: --momentum is for --optimizer sgd (this run uses adam), got 0.9"),
+    (["train", "--model", "cnn", "--momentum", "0.5"],
+     "train: --momentum is for --optimizer sgd (this run uses adadelta), got 0.5"),
+    *[(["train", "--schedule", text],
+       "train: --schedule must be none, step:STEP_SIZE[:GAMMA] or cosine[:ETA_MIN] "
+       f"(STEP_SIZE a positive integer, GAMMA > 0, ETA_MIN >= 0), got {text}")
+      for text in ("step", "step:0", "step:2:0", "step:2:0.5:1", "cosine:x", "linear")],
+    (["train", "--schedule=cosine:-1"],
+     "train: --schedule must be none, step:STEP_SIZE[:GAMMA] or cosine[:ETA_MIN] "
+     "(STEP_SIZE a positive integer, GAMMA > 0, ETA_MIN >= 0), got cosine:-1"),
     (["train", "--backend", "tpu"],
      f"train: --backend must be one of {', '.join(backends.known())}, got tpu"),
     (["gradcheck", "--backend", "tpu"],
@@ -172,9 +185,13 @@ def test_permission_denied_names_the_users_path(tmp_path, monkeypatch):
 def test_help_shows_the_defaults_and_ranges():
     text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     text = " ".join(text.split())
-    for piece in ("(default: mlp 10, cnn 12)", "(default: mlp 0.5 (SGD), cnn 1.0 (Adadelta))",
+    for piece in ("(default: mlp 10, cnn 12)",
+                  "(default: sgd 0.5 for the mlp, 0.01 for the cnn; adam and adamw 0.001; "
+                  "adadelta 1.0)", "default: mlp sgd, cnn adadelta",
+                  "none (default), step:STEP_SIZE[:GAMMA] (StepLR, GAMMA default 0.1)",
                   "(default: mlp 256, cnn 128)", "SGD momentum in [0, 1) (default 0)",
-                  "L2 regularisation >= 0 (default 0)", ">= 0 (default 0)",
+                  "L2 regularisation >= 0 (AdamW: decoupled weight decay) (default 0; adamw "
+                  "0.01", ">= 0 (default 0)",
                   "(default 0: off)", "--seed SEED an integer >= 0 (default 0)",
                   "drop rates in [0, 1): one for every layer (0.3 means 0.3 in each)"):
         assert piece in text, piece

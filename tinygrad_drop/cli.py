@@ -121,7 +121,8 @@ def _config(args: argparse.Namespace, **changes: object) -> object:
     fields = dict(model=args.model, train_eval_size=10_000 if args.model == "cnn" else None,
                   dataset=args.dataset, hidden=args.hidden,
                   dropout=args.dropout, mode=args.mode, batchnorm=args.bn, epochs=args.epochs,
-                  lr=args.lr, batch_size=args.batch_size, momentum=args.momentum,
+                  lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
+                  batch_size=args.batch_size, momentum=args.momentum,
                   weight_decay=args.weight_decay, l1=args.l1, early_stopping=args.early_stopping,
                   seed=args.seed, backend=args.backend, limit=args.limit)
     fields.update(changes)
@@ -130,9 +131,27 @@ def _config(args: argparse.Namespace, **changes: object) -> object:
 
 # Flags left out take the model's defaults: the founding MLP's, or the seed's Keras CNN's.
 DEFAULTS = {
-    "mlp": dict(hidden=(256, 256), dropout=(0.2, 0.5), epochs=10, lr=0.5, batch_size=256),
-    "cnn": dict(hidden=(), dropout=(0.25, 0.5), epochs=12, lr=1.0, batch_size=128),
+    "mlp": dict(hidden=(256, 256), dropout=(0.2, 0.5), epochs=10, batch_size=256),
+    "cnn": dict(hidden=(), dropout=(0.25, 0.5), epochs=12, batch_size=128),
 }
+# The model's own optimizer (the founding MLP's SGD, the seed's Adadelta) and each optimizer's
+# learning rate: the founding 0.5 for the MLP's SGD, PyTorch's defaults for Adam(W) and
+# Adadelta (1.0, also the seed's); SGD has none in PyTorch, 0.01 is its MNIST example's.
+OPTIMIZER = {"mlp": "sgd", "cnn": "adadelta"}
+LR = {("mlp", "sgd"): 0.5, ("cnn", "sgd"): 0.01, "adam": 1e-3, "adamw": 1e-3, "adadelta": 1.0}
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adadelta": "Adadelta"}
+
+
+def _optimizer_text(args: argparse.Namespace) -> str:
+    """The optimizer and its settings as the compare header and plot title show them."""
+    text = f"{OPTIMIZER_NAMES[args.optimizer]} lr {args.lr:g}"
+    if args.optimizer == "adadelta":
+        text += ", rho 0.95, eps 1e-7"
+    if args.momentum:
+        text += f", momentum {args.momentum:g}"
+    if args.optimizer == "adamw":
+        text += f", weight decay {args.weight_decay:g}"
+    return text + (f", schedule {args.schedule}" if args.schedule not in (None, "none") else "")
 
 
 def _text(value: object) -> str:
@@ -159,14 +178,20 @@ def _resolve(args: argparse.Namespace) -> str | None:
     for key, value in DEFAULTS[args.model].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    args.optimizer = args.optimizer or OPTIMIZER[args.model]
+    if args.lr is None:
+        args.lr = LR.get(args.optimizer) or LR[args.model, args.optimizer]
+    if args.weight_decay is None:  # AdamW decays by PyTorch's 1e-2 unless told otherwise
+        args.weight_decay = 1e-2 if args.optimizer == "adamw" else 0.0
+    if args.momentum and args.optimizer != "sgd":
+        return (f"--momentum is for --optimizer sgd (this run uses {args.optimizer}), got "
+                f"{args.momentum:g}")
     if args.model == "cnn":
         rules = [("--hidden", _text(args.hidden), not hidden_given,
                   "is for --model mlp (the cnn's layers are fixed)"),
                  ("--bn", "", not args.bn, "is for --model mlp (the cnn has no batchnorm)"),
                  ("--also", "bn", "bn" not in getattr(args, "also", ()),
-                  "bn is for --model mlp (the cnn has no batchnorm)"),
-                 ("--momentum", args.momentum, not args.momentum,
-                  "is for SGD (the cnn trains with Adadelta)")]
+                  "bn is for --model mlp (the cnn has no batchnorm)")]
         for flag, value, ok, why in rules:
             if not ok:
                 return f"{flag} {why}" + (f", got {value}" if flag not in ("--bn", "--also")
@@ -213,16 +238,25 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
                         "is then dropped: batchnorm cannot train on one row)")
     p.add_argument("--epochs", type=checks.positive_int, default=None,
                    help=f"a positive integer (default: mlp {mlp['epochs']}, cnn {cnn['epochs']})")
+    p.add_argument("--optimizer", default=None, choices=list(OPTIMIZER_NAMES),
+                   help="default: mlp sgd, cnn adadelta (the seed's: rho 0.95, eps 1e-7, as "
+                        "adadelta always is here); adam and adamw take PyTorch's betas, eps")
     p.add_argument("--lr", type=checks.positive_float, default=None,
-                   help=f"learning rate > 0 (default: mlp {mlp['lr']:g} (SGD), cnn "
-                        f"{cnn['lr']:.1f} (Adadelta))")
+                   help=f"learning rate > 0 (default: sgd {LR['mlp', 'sgd']:g} for the mlp, "
+                        f"{LR['cnn', 'sgd']:g} for the cnn; adam and adamw {LR['adam']:g}; "
+                        f"adadelta {LR['adadelta']:.1f})")
+    p.add_argument("--schedule", type=checks.schedule, default=None, metavar="SCHEDULE",
+                   help="learning-rate schedule, stepped after every epoch: none (default), "
+                        "step:STEP_SIZE[:GAMMA] (StepLR, GAMMA default 0.1) or "
+                        "cosine[:ETA_MIN] (CosineAnnealingLR over --epochs, ETA_MIN default 0)")
     p.add_argument("--batch-size", type=checks.positive_int, default=None,
                    help=f"a positive integer (default: mlp {mlp['batch_size']}, cnn "
                         f"{cnn['batch_size']})")
     p.add_argument("--momentum", type=checks.fraction, default=0.0,
-                   help="mlp: SGD momentum in [0, 1) (default 0)")
-    p.add_argument("--weight-decay", type=checks.nonnegative_float, default=0.0,
-                   help="L2 regularisation >= 0 (default 0)")
+                   help="SGD momentum in [0, 1) (default 0)")
+    p.add_argument("--weight-decay", type=checks.nonnegative_float, default=None,
+                   help="L2 regularisation >= 0 (AdamW: decoupled weight decay) (default 0; "
+                        "adamw 0.01, as PyTorch)")
     p.add_argument("--l1", type=checks.nonnegative_float, default=0.0,
                    help="L1 regularisation strength >= 0 (default 0)")
     p.add_argument("--early-stopping", type=checks.count, default=0, metavar="PATIENCE",
@@ -280,10 +314,9 @@ def compare(args: argparse.Namespace) -> int:
     for key in args.also:
         runs.append(_config(args, **REGULARISERS[key]))
     arrays = experiment.load(args.dataset, args.limit)
-    if args.model == "cnn":
-        network, optimizer = "the seed's CNN", f"Adadelta lr {args.lr:g}, rho 0.95, eps 1e-7"
-    else:
-        network, optimizer = f"MLP 784-{'-'.join(map(str, args.hidden))}-10", f"SGD lr {args.lr}"
+    network = "the seed's CNN" if args.model == "cnn" else (
+        f"MLP 784-{'-'.join(map(str, args.hidden))}-10")
+    optimizer = _optimizer_text(args)
     print(f"{args.dataset}: {len(arrays[0])} training and {len(arrays[2])} test images; "
           f"{network}, {optimizer}, batch {args.batch_size}, {args.epochs} epochs")
     results = []

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from . import backends
+from . import backends, schedules
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,6 +89,15 @@ def rates(text: str) -> tuple[float, ...]:
     if not all(0.0 <= v < 1.0 for v in values):  # also refuses nan
         raise argparse.ArgumentTypeError(f"rates must be in [0, 1), got {text}")
     return values
+
+
+def schedule(text: str) -> str:
+    """A learning-rate schedule as ``schedules.parse`` reads it, kept as written."""
+    try:
+        schedules.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def backend_problem(name: str | None) -> str | None:

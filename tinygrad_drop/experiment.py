@@ -1,6 +1,7 @@
 """The founding experiment: an MLP 784-256-256-10 on Fashion-MNIST, with and without dropout
 (and the other regularisers), trained with plain SGD and measured every epoch; or the seed's
-Keras CNN (``model="cnn"``), trained with Adadelta as the seed's program did."""
+Keras CNN (``model="cnn"``), trained with Adadelta as the seed's program did. Either can take
+another optimizer and a learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from . import backends, data, models
+from . import backends, data, models, schedules
 from .autograd import no_grad
 from .nn import functional as F
-from .optim import SGD, Adadelta
+from .optim import SGD, Adadelta, Adam, AdamW
 from .tensor_core import Tensor
 from .training import EarlyStopping, fit
 
@@ -29,6 +30,9 @@ class Config:
     batchnorm: bool = False
     epochs: int = 10
     lr: float = 0.5
+    # sgd, adam, adamw or adadelta; None: the model's own (mlp: SGD, cnn: the seed's Adadelta)
+    optimizer: str | None = None
+    schedule: str | None = None  # "step:STEP_SIZE[:GAMMA]", "cosine[:ETA_MIN]"; see schedules
     batch_size: int = 256
     init_std: float = 0.01
     momentum: float = 0.0
@@ -92,6 +96,7 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
                       Tensor(y[cut:], backend=config.backend))
         x, y = x[:cut], y[:cut]
     model, optimizer = build(config, x.shape[1], int(y.max()) + 1)
+    scheduler = schedules.build(config.schedule, optimizer, config.epochs)
     # The CNN's activations of 10 000 images would take gigabytes: evaluate it in batches.
     chunk = config.batch_size if config.model == "cnn" else 10_000
     # Batchnorm cannot train on a batch of one (and a batch of a few rows gives it noisy
@@ -113,6 +118,9 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
                                                                   config.backend, chunk)
         record["test_loss"], record["test_accuracy"] = evaluate(model, x_test, y_test,
                                                                 config.backend, chunk)
+        record["lr"] = optimizer.param_groups[0]["lr"]  # the one this epoch trained with
+        if scheduler is not None:  # once per epoch, after it, as in PyTorch's examples
+            scheduler.step()
 
     history = fit(model, optimizer, F.cross_entropy, loader, config.epochs,
                   validation=validation, eval_batch_size=chunk, l1=config.l1,
@@ -123,20 +131,36 @@ def run(config: Config, arrays: tuple[Any, ...], *, progress: bool = False
     return {"config": dataclasses.asdict(config), "history": history, "model": model}
 
 
+OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
+DEFAULT_OPTIMIZER = {"mlp": "sgd", "cnn": "adadelta"}
+
+
 def build(config: Config, inputs: int = 784, classes: int = 10) -> tuple[Any, Any]:
-    """The model and optimizer of ``config``: the MLP with SGD, or the seed's CNN with the
-    seed's Keras Adadelta (rho=0.95, eps=1e-7; ``config.lr``, 1.0 in the seed)."""
+    """The model and optimizer of ``config``: the MLP (with SGD unless ``config.optimizer``
+    says otherwise), or the seed's CNN (with the seed's Keras Adadelta: rho=0.95, eps=1e-7,
+    ``config.lr``, 1.0 in the seed). Adam and AdamW take PyTorch's betas and eps; Adadelta
+    always the seed's rho and eps."""
     if config.model == "cnn":
         model = models.cnn(config.dropout, mode=config.mode, backend=config.backend)
-        return model, Adadelta(model.parameters(), lr=config.lr, rho=0.95, eps=1e-7,
-                               weight_decay=config.weight_decay)
-    if config.model != "mlp":
+    elif config.model == "mlp":
+        model = models.mlp(inputs, config.hidden, classes, config.dropout, mode=config.mode,
+                           batchnorm=config.batchnorm, init_std=config.init_std,
+                           backend=config.backend)
+    else:
         raise ValueError(f"unknown model {config.model!r}; choose from mlp, cnn")
-    model = models.mlp(inputs, config.hidden, classes, config.dropout, mode=config.mode,
-                       batchnorm=config.batchnorm, init_std=config.init_std,
-                       backend=config.backend)
-    return model, SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                      weight_decay=config.weight_decay)
+    name = config.optimizer or DEFAULT_OPTIMIZER[config.model]
+    if name != "sgd" and config.momentum:
+        raise ValueError(f"momentum {config.momentum} is for SGD, not {name}")
+    options = dict(lr=config.lr, weight_decay=config.weight_decay)
+    if name == "sgd":
+        return model, SGD(model.parameters(), momentum=config.momentum, **options)
+    if name == "adam":
+        return model, Adam(model.parameters(), **options)
+    if name == "adamw":
+        return model, AdamW(model.parameters(), **options)
+    if name == "adadelta":
+        return model, Adadelta(model.parameters(), rho=0.95, eps=1e-7, **options)
+    raise ValueError(f"unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
 
 
 def _progress_bar(config: Config, total: int):
