@@ -174,7 +174,8 @@ class SGD(Optimizer):
     def _check_options(self, options: Mapping[str, Any], where: str) -> None:
         check_nonnegative("SGD", options, ("lr", "momentum", "weight_decay"), where)
         if options["nesterov"] and options["momentum"] <= 0:
-            raise ValueError(f"SGD: nesterov momentum needs momentum > 0{where}")
+            raise ValueError(f"SGD: nesterov momentum needs momentum > 0{where}, got "
+                             f"momentum={options['momentum']!r}")
 
     @staticmethod
     def _device_values(group: Mapping[str, Any]) -> tuple[float, ...]:
