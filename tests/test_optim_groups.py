@@ -402,3 +402,15 @@ def test_a_subclass_written_as_for_pytorch_works():
     with pytest.raises(ValueError, match="SignSGD: unknown option 'momentum'"):
         opt.add_param_group({"params": [tensor([1.0], "numpy", requires_grad=True)],
                              "momentum": 0.9})
+
+
+def test_setting_an_option_attribute_sets_it_in_every_group():
+    w, b = (tensor([1.0], "numpy", requires_grad=True) for _ in range(2))
+    opt = optim.SGD([{"params": [w]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    opt.lr = 0.2
+    assert [g["lr"] for g in opt.param_groups] == [0.2, 0.2] and opt.lr == 0.2
+    with pytest.raises(ValueError, match=r"SGD: momentum \(parameter group 0\) must be >= 0"):
+        opt.momentum = -1.0
+    assert [g["momentum"] for g in opt.param_groups] == [0.0, 0.0]
+    opt.note = "not an option"  # other attributes as usual
+    assert opt.note == "not an option"

@@ -64,6 +64,18 @@ class Optimizer:
                                  f"{name} values {values}; read param_groups[i][{name!r}]")
         return values[0]
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """``opt.lr = 0.01`` sets that option in every group (checked first), where PyTorch
+        would make an attribute the step never reads."""
+        groups = self.__dict__.get("param_groups")
+        if groups is None or name.startswith("_") or name not in self._options():
+            object.__setattr__(self, name, value)
+            return
+        for i, group in enumerate(groups):
+            self._check_options({**group, name: value}, f" (parameter group {i})")
+        for group in groups:
+            group[name] = value
+
     def add_param_group(self, param_group: Mapping[str, Any]) -> None:
         """Add a group (a dict with ``'params'`` and any options; the others are the
         optimizer's defaults), as PyTorch's ``add_param_group``."""
