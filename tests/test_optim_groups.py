@@ -414,3 +414,26 @@ def test_setting_an_option_attribute_sets_it_in_every_group():
     assert [g["momentum"] for g in opt.param_groups] == [0.0, 0.0]
     opt.note = "not an option"  # other attributes as usual
     assert opt.note == "not an option"
+
+
+@pytest.mark.parametrize("name", list(RESUMED))
+def test_a_state_dict_saved_on_one_backend_continues_on_another(name, rng):
+    arrays, x = shapes_and_data(rng)
+    make = MAKERS[name][0]
+    runs = {}
+    for backend in ("numpy", "strict"):
+        params = [tensor(a, backend, requires_grad=True) for a in arrays]
+        runs[backend] = (params, make(params, **RESUMED[name]), tensor(x, backend))
+    numpy_params, numpy_opt, numpy_x = runs["numpy"]
+    steps(numpy_opt, numpy_params, numpy_x, 3)
+    strict_params, strict_opt, strict_x = runs["strict"]
+    for p, q in zip(strict_params, numpy_params, strict=True):
+        p.data = p._backend.asarray(host(q))
+    strict_opt.load_state_dict(numpy_opt.state_dict())
+    strict = td.backends.get("strict")
+    assert all(td.backends.owner_of(v) is strict for s in strict_opt.state.values()
+               for v in s.values() if hasattr(v, "shape"))
+    steps(numpy_opt, numpy_params, numpy_x, 3)
+    steps(strict_opt, strict_params, strict_x, 3)
+    for p, q in zip(strict_params, numpy_params, strict=True):
+        np.testing.assert_array_equal(host(p), host(q))
