@@ -5,9 +5,9 @@ a GPU in ``test_cupy_fused_host.py``."""
 
 import numpy as np
 import pytest
+from test_jit import training_step
 
 import tinygrad_drop as td
-import tinygrad_drop.nn.functional as F
 from tinygrad_drop import Tensor, models, optim
 from tinygrad_drop.optim import lr_scheduler
 
@@ -17,12 +17,8 @@ MAKERS = {"sgd": lambda g: optim.SGD(g, lr=0.1, momentum=0.9),
           "adadelta": lambda g: optim.Adadelta(g, lr=1.0)}
 
 
-@pytest.fixture
-def gpu():
-    ok, reason = td.backends.is_available("cupy")
-    if not ok:
-        pytest.skip(reason)
-    return td.backends.get("cupy")
+CUPY, WHY_NOT = td.backends.is_available("cupy")
+pytestmark = pytest.mark.skipif(not CUPY, reason=str(WHY_NOT))
 
 
 def run(name, jitted, schedule=True, steps=6, backend="cupy"):
@@ -34,13 +30,7 @@ def run(name, jitted, schedule=True, steps=6, backend="cupy"):
     opt = MAKERS[name]([{"params": params[:2]}, {"params": params[2:], "lr": 0.025}])
     sched = lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
 
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    step = training_step(model, opt)
     call = td.jit(step) if jitted else step
     rng = np.random.default_rng(1)
     for _ in range(steps):
@@ -53,7 +43,7 @@ def run(name, jitted, schedule=True, steps=6, backend="cupy"):
 
 
 @pytest.mark.parametrize("name", list(MAKERS))
-def test_gpu_a_captured_step_follows_the_schedule_as_eager_steps(gpu, name):
+def test_gpu_a_captured_step_follows_the_schedule_as_eager_steps(name):
     eager, _ = run(name, jitted=False)
     captured, jitted = run(name, jitted=True)
     unscheduled, _ = run(name, jitted=True, schedule=False)
