@@ -141,11 +141,11 @@ def _locate(info: DatasetInfo, filename: str, download: bool) -> Path:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             problem = f"downloading from {info.url} failed: {exc}"
     places = "\n".join(f"  {folder}" for folder in search_path(info))
-    apt = (f"  apt-get install {info.debian_package}   (Debian/Ubuntu)\n"
-           if info.debian_package else "")
+    get = (f"  apt-get install {info.debian_package}   (Debian/Ubuntu)\n  or download "
+           if info.debian_package else "  download ")  # MNIST has no Debian package
     raise DatasetNotFoundError(
         f"{info.name}: {filename} was not found and {problem}.\nLooked in:\n{places}\n"
-        f"To get it:\n{apt}  or download {info.url}{filename} (and the other files) into "
+        f"To get it:\n{get}{info.url}{filename} (and the other files) into "
         f"${DATA_ENV_VAR}/{info.name}/")
 
 
