@@ -3,7 +3,7 @@
 ``cupy_fused_kernels`` loaded against the stand-in cupy, serving a NumPy backend.
 
 The optimizer kernels' host launchers are here (``OPTIM_HOST_LAUNCHERS``): they replace those
-``cuda_host.FUSED_HOST_LAUNCHERS`` ends with, which still pass the options by value."""
+``cuda_host.FUSED_HOST_LAUNCHERS`` ends with while those still pass the options by value."""
 
 import numpy as np
 from cuda_host import (
@@ -35,9 +35,12 @@ void host_adadelta_multi(unsigned int blocks, tdf_slots slots, unsigned int coun
 
 
 def fused_launchers():
-    """``FUSED_HOST_LAUNCHERS`` with its optimizer launchers replaced by ours."""
+    """``FUSED_HOST_LAUNCHERS`` with its optimizer launchers replaced by ours (as it is once
+    it has ours)."""
+    if OPTIM_HOST_LAUNCHERS.strip().removesuffix("}").strip() in FUSED_HOST_LAUNCHERS:
+        return FUSED_HOST_LAUNCHERS
     head, found, _ = FUSED_HOST_LAUNCHERS.partition("void host_sgd_multi(")
-    assert found, "cuda_host.FUSED_HOST_LAUNCHERS no longer ends with the optimizer launchers"
+    assert found, "cuda_host.FUSED_HOST_LAUNCHERS has no optimizer launchers"
     return head + OPTIM_HOST_LAUNCHERS
 
 
