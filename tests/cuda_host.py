@@ -249,16 +249,16 @@ void host_cross_entropy_backward(unsigned int blocks, const T* z, const long lon
                                                 classes, mean));
 }
 void host_sgd_multi(unsigned int blocks, tdf_slots slots, unsigned int count,
-                    unsigned int first, T lr, T momentum, T weight_decay, int nesterov) {
-    TD_BLOCKS(blocks, td_sgd_multi(slots, count, first, lr, momentum, weight_decay, nesterov));
+                    unsigned int first, const double* options, int nesterov) {
+    TD_BLOCKS(blocks, td_sgd_multi(slots, count, first, options, nesterov));
 }
-void host_adam_multi(unsigned int blocks, tdf_slots slots, unsigned int count, double lr,
-                     double beta1, double beta2, T eps, T weight_decay, unsigned int* ticket) {
-    TD_BLOCKS(blocks, td_adam_multi(slots, count, lr, beta1, beta2, eps, weight_decay, ticket));
+void host_adam_multi(unsigned int blocks, tdf_slots slots, unsigned int count,
+                     const double* options, int decoupled, unsigned int* ticket) {
+    TD_BLOCKS(blocks, td_adam_multi(slots, count, options, decoupled, ticket));
 }
-void host_adadelta_multi(unsigned int blocks, tdf_slots slots, unsigned int count, T lr,
-                         double rho, T eps, T weight_decay) {
-    TD_BLOCKS(blocks, td_adadelta_multi(slots, count, lr, rho, eps, weight_decay));
+void host_adadelta_multi(unsigned int blocks, tdf_slots slots, unsigned int count,
+                         const double* options) {
+    TD_BLOCKS(blocks, td_adadelta_multi(slots, count, options));
 }
 }
 """
