@@ -16,7 +16,11 @@ value (it must be hashable), through tuples, lists and dicts. For each key:
 So a jitted function must do the same device work on every call with one key: its Tensor
 arguments are data (copied in), its parameters and optimizer state are updated in place (the
 optimizers do), and it reads nothing on the host (``.item()`` inside raises a ``CaptureError``
-saying so). Dropout draws fresh masks on every replay, the same stream as eager calls.
+saying so). Dropout draws fresh masks on every replay, the same stream as eager calls. An
+optimizer option changed between calls (a learning-rate scheduler, ``group['lr'] = x``) reaches
+the replays: CuPy's fused optimizer kernels read the options from device memory, which the
+assignment rewrites (parameters those kernels do not take keep the recorded options: make a new
+``td.jit`` after changing one).
 
 Where the backend cannot capture (``numpy``, ``strict``) ``fn`` simply runs: one code path for
 users on every backend.
