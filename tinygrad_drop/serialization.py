@@ -21,10 +21,13 @@ from typing import Any
 import numpy as np
 
 from . import backends
+from . import serialization_tree as tree
 from ._files import atomic_write
 from .tensor_core import Tensor
 
 SUFFIX = ".npy"
+TREE = "__tinygrad_drop_tree__.json"  # the member (plus SUFFIX) holding a structure
+MAX_TREE = 1 << 26  # bytes: the largest structure member load reads
 MAX_MEMBER_NAME = 0xFFFF  # bytes: the zip format's limit on a member name
 CHUNK = 1 << 24
 NPY_MAGIC, ZIP_MAGICS, PICKLE_MAGIC = b"\x93NUMPY", (b"PK\x03\x04", b"PK\x05\x06"), b"\x80"
@@ -70,31 +73,82 @@ def _host_array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def save(state_dict: Any, path: str | os.PathLike) -> None:
-    """Write ``state_dict`` (name -> Tensor or array) to ``path`` as an .npz archive; given a
-    Module (anything with ``state_dict()``), its ``state_dict()`` is saved. Keys are any
-    strings (``"w.npy"``, ``"a/b"``, unicode) and come back from ``load`` exactly; NUL is
-    refused (zip names cannot hold it). The data goes to a temporary file beside ``path`` that
-    replaces it only when complete, so a failed save leaves any old file intact."""
-    if not isinstance(state_dict, Mapping) and callable(getattr(state_dict, "state_dict", None)):
-        state_dict = state_dict.state_dict()
-    if not isinstance(state_dict, Mapping):
-        raise TypeError(f"save: expected a state dict (a mapping of names to arrays) or a "
-                        f"Module, got {type(state_dict).__name__}")
-    arrays = {}
-    for name, value in state_dict.items():
-        arrays[_member_name(name)] = array = host_array(value)
-        if array.dtype.hasobject:
-            raise TypeError(f"save: {name!r} is not a numeric array (dtype {array.dtype}); "
-                            "only numbers are saved, never pickled objects")
+def save(obj: Any, path: str | os.PathLike) -> None:
+    """Write ``obj`` to ``path`` as an .npz archive that ``numpy.load`` can open; given a Module,
+    an optimizer or a scheduler (anything with ``state_dict()`` that is not itself a dict), its
+    ``state_dict()`` is saved.
+
+    A flat dict of arrays with string keys (a model's state dict) is one ``<key>.npy`` member
+    per key, as ``numpy.savez`` writes: keys are any strings (``"w.npy"``, ``"a/b"``, unicode)
+    and come back from ``load`` exactly. Anything else is saved as a structure: nested dicts
+    (str or int keys), lists and tuples of arrays (Tensors, any backend's arrays) and Python
+    scalars (bool, int, float, str, None), e.g. ``{"model": model.state_dict(), "optimizer":
+    opt.state_dict(), "scheduler": sched.state_dict(), "epoch": 3}``. Its arrays are members
+    ``array0.npy``, ``array1.npy``, ... and the structure that names them is JSON text in the
+    uint8 member ``__tinygrad_drop_tree__.json.npy``; ``load`` gives back the same types (int
+    keys, tuples, floats bit for bit, NaN and -0.0 included, ints of any size; NumPy scalars
+    come back as 0-d arrays).
+
+    A value of any other type (a set, an object) is a ``TypeError`` naming its key path, and
+    a structure that contains itself or nests deeper than 100 containers a ``ValueError``.
+    The data goes to a temporary file beside ``path`` that replaces it only when complete, so
+    a failed save leaves any old file intact."""
+    if not isinstance(obj, Mapping) and callable(getattr(obj, "state_dict", None)):
+        obj = obj.state_dict()
+    members: dict[str, np.ndarray] = {}
+    if _is_flat(obj):
+        for name, value in obj.items():
+            members[_member_name(name)] = _numeric(value, repr(name))
+    else:
+
+        def add_array(value: Any, path: tuple[Any, ...]) -> str:
+            name = f"array{len(members)}"
+            members[name + SUFFIX] = _numeric(value, tree.where(path))
+            return name
+
+        document = tree.encode(obj, _is_array, add_array)
+        members = {TREE + SUFFIX: np.frombuffer(document, dtype=np.uint8), **members}
 
     def write(temporary: str) -> None:
         with zipfile.ZipFile(temporary, "w") as archive:
-            for member, array in arrays.items():
+            for member, array in members.items():
                 with archive.open(member, "w", force_zip64=True) as out:
                     np.lib.format.write_array(out, array, allow_pickle=False)
 
     atomic_write(path, write)
+
+
+def _is_array(value: Any) -> bool:
+    """Whether ``save`` stores ``value`` as an array: a Tensor, a backend's array, or anything
+    NumPy can take (``__array__``, ``__dlpack__``; NumPy scalars included)."""
+    return (isinstance(value, (Tensor, np.ndarray, np.generic))
+            or backends.owner_of(value) is not None
+            or hasattr(value, "__array__") or hasattr(value, "__dlpack__"))
+
+
+def _is_flat(obj: Any) -> bool:
+    """Whether ``obj`` is saved in the flat layout: a dict of arrays whose keys can all be
+    member names (and none of which is the structure member's)."""
+    return (isinstance(obj, Mapping) and TREE not in obj
+            and all(_fits_member_name(key) for key in obj)
+            and all(_is_array(value) for value in obj.values()))
+
+
+def _numeric(value: Any, where: str) -> np.ndarray:
+    """``value`` as a host array, refused unless it holds numbers."""
+    array = host_array(value)
+    if array.dtype.hasobject:
+        raise TypeError(f"save: {where} is not a numeric array (dtype {array.dtype}); "
+                        "only numbers are saved, never pickled objects")
+    return array
+
+
+def _fits_member_name(key: Any) -> bool:
+    try:
+        _member_name(key)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _member_name(key: Any) -> str:
@@ -115,9 +169,11 @@ def _member_name(key: Any) -> str:
     return key + SUFFIX
 
 
-def load(path: str | os.PathLike, *, max_ratio: float | None = MAX_RATIO) -> dict[str, np.ndarray]:
-    """Read an .npz written by ``save`` (or ``numpy.savez``/``savez_compressed``) into name ->
-    NumPy array, keys exactly as saved. Never unpickles, and never allocates more than the file
+def load(path: str | os.PathLike, *, max_ratio: float | None = MAX_RATIO) -> Any:
+    """Read an .npz written by ``save`` (or ``numpy.savez``/``savez_compressed``): a flat
+    archive as a dict of name -> NumPy array, keys exactly as saved; a structure (nested dicts,
+    lists, tuples, scalars) as saved, with the same Python types and its arrays as NumPy
+    arrays. Never unpickles, and never allocates more than the file
     can justify: every .npy header is checked (dtype, at most 64 dims, sizes that fit) against
     the size its zip entry declares before anything is set aside, and no member is decompressed
     past that declared size. Archives whose members together declare more than
@@ -128,7 +184,9 @@ def load(path: str | os.PathLike, *, max_ratio: float | None = MAX_RATIO) -> dic
     Errors name the file and say what is wrong: ``FileNotFoundError`` (no such file),
     ``IsADirectoryError`` (a directory), ``MemoryError`` (too little memory for a member), and
     ``ValueError`` for everything else (a truncated or corrupt archive, encrypted members,
-    unknown compression, a PyTorch checkpoint, a pickle, a single .npy, malformed headers)."""
+    unknown compression, a PyTorch checkpoint, a pickle, a single .npy, malformed headers, a
+    structure member that is not valid, over 64 MiB, nests too deeply, or names members the
+    archive lacks)."""
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
@@ -153,6 +211,8 @@ def load(path: str | os.PathLike, *, max_ratio: float | None = MAX_RATIO) -> dic
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             _check_members(infos, path, size, max_ratio)
+            if any(info.filename == TREE + SUFFIX for info in infos):
+                return _read_tree(archive, infos, path)
             return {info.filename[:-len(SUFFIX)]: _read_member(archive, info, path)
                     for info in infos}
     except ZIP_ERRORS as exc:
@@ -194,6 +254,38 @@ def _check_members(infos: list[zipfile.ZipInfo], path: str, size: int,
                          f"{size} bytes ({declared / max(size, 1):.0f} times larger; the limit "
                          f"is max_ratio={max_ratio:g} above {RATIO_FREE >> 20} MiB), as a zip "
                          "bomb would; if you trust the file, pass max_ratio=None")
+
+
+def _read_tree(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], path: str) -> Any:
+    """A structure saved by ``save``: its document checked entirely, and the members it names
+    matched against the archive's, before any array is read."""
+    by_name = {info.filename[:-len(SUFFIX)]: info for info in infos}
+    info = by_name.pop(TREE)
+    where = f"load: {path!r} has a malformed structure member {TREE + SUFFIX!r}"
+    if info.file_size > MAX_TREE + CHUNK:  # CHUNK: room for the .npy header
+        raise ValueError(f"{where}: it declares {info.file_size} bytes; a structure is read up "
+                         f"to {MAX_TREE} bytes")
+    document = _read_member(archive, info, path)
+    if document.dtype != np.uint8 or document.ndim != 1:
+        raise ValueError(f"{where}: it holds {document.dtype} of shape {document.shape}, not "
+                         "1-D uint8 text")
+    if document.size > MAX_TREE:
+        raise ValueError(f"{where}: it holds {document.size} bytes; a structure is read up to "
+                         f"{MAX_TREE} bytes")
+    try:
+        root, names = tree.parse(document.tobytes())
+    except tree.MalformedTree as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    twice = [n for n, count in Counter(names).items() if count > 1]
+    missing = [n for n in names if n not in by_name]
+    unnamed = [n for n in by_name if n not in set(names)]
+    if twice or missing or unnamed:
+        problem = (f"it names the array member {twice[0]!r} twice" if twice else
+                   f"it names the array member {missing[0]!r}, which the archive lacks"
+                   if missing else f"the archive's member {unnamed[0] + SUFFIX!r} is not in it")
+        raise ValueError(f"{where}: {problem}")
+    arrays = {name: _read_member(archive, by_name[name], path) for name in names}
+    return tree.build(root, arrays)
 
 
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> np.ndarray:
