@@ -1,7 +1,11 @@
-"""Saving and loading state dicts as ``.npz``: written atomically, read without unpickling.
+"""Saving and loading state dicts and checkpoints as ``.npz``: written atomically, read without
+unpickling.
 
-The archive is NumPy's: one ``<key>.npy`` member per entry, so ``numpy.load`` reads our files
-and we read ``numpy.savez``'s. We read it ourselves rather than through ``numpy.load``: its
+The archive is NumPy's: one ``<key>.npy`` member per entry of a flat state dict, so
+``numpy.load`` reads our files and we read ``numpy.savez``'s. Anything else (a checkpoint
+holding an optimizer's and a scheduler's state dicts, say) is saved as its arrays, members
+``array0.npy``, ``array1.npy``, ..., and the structure naming them as JSON text in one uint8
+member (``serialization_tree.py``). We read it ourselves rather than through ``numpy.load``: its
 lookup takes ``"w"`` and ``"w.npy"`` for the same key, and it allocates whatever shape a header
 declares before reading any data. A host-side module (files, not tensor math), so it uses NumPy
 directly.

@@ -132,17 +132,18 @@ def _kind(node: Any, path: tuple[Any, ...]) -> tuple[str, Any]:
     (kind, payload), = node.items()
     if kind in ("int", "float", "array"):
         if not isinstance(payload, str):
-            raise MalformedTree(f"{where(path)}: an {kind!r} node holds {payload!r}, not a string")
+            raise MalformedTree(f"at {where(path)}: an {kind!r} node holds "
+                                f"{json.dumps(payload)[:40]}, not a string")
         if kind == "int" and not INT.fullmatch(payload):
-            raise MalformedTree(f"{where(path)}: {payload[:40]!r} is not a hexadecimal int")
+            raise MalformedTree(f"at {where(path)}: {payload[:40]!r} is not a hexadecimal int")
         if kind == "float" and not FLOAT_BITS.fullmatch(payload):
-            raise MalformedTree(f"{where(path)}: {payload[:40]!r} is not 16 hex digits of a "
+            raise MalformedTree(f"at {where(path)}: {payload[:40]!r} is not 16 hex digits of a "
                                 "float's bits")
         return kind, payload
     if kind in CONTAINERS:
         if not isinstance(payload, list):
-            raise MalformedTree(f"{where(path)}: a {kind!r} node holds {type(payload).__name__}, "
-                                "not a list")
+            raise MalformedTree(f"at {where(path)}: a {kind!r} node holds "
+                                f"{type(payload).__name__}, not a list")
         if len(path) >= MAX_DEPTH:
             raise MalformedTree(f"it nests deeper than {MAX_DEPTH} containers at {where(path)}")
         return kind, payload
@@ -155,7 +156,7 @@ def _key(node: Any, path: tuple[Any, ...]) -> Any:
     if isinstance(node, dict) and list(node) == ["int"] and isinstance(node["int"], str) \
             and INT.fullmatch(node["int"]):
         return int(node["int"], 16)
-    raise MalformedTree(f"{where(path)}: the dict key {json.dumps(node)[:60]} is neither a "
+    raise MalformedTree(f"at {where(path)}: the dict key {json.dumps(node)[:60]} is neither a "
                         "string nor an int node")
 
 
@@ -172,11 +173,11 @@ def _check(node: Any, path: tuple[Any, ...], names: list[str]) -> None:
         keys = set()
         for entry in payload:
             if not isinstance(entry, list) or len(entry) != 2:
-                raise MalformedTree(f"{where(path)}: a dict entry is {json.dumps(entry)[:60]}, "
-                                    "not a [key, value] pair")
+                raise MalformedTree(f"at {where(path)}: a dict entry is "
+                                    f"{json.dumps(entry)[:60]}, not a [key, value] pair")
             key = _key(entry[0], path)
             if key in keys:
-                raise MalformedTree(f"{where(path)}: the dict holds the key {key!r} twice")
+                raise MalformedTree(f"at {where(path)}: the dict holds the key {key!r} twice")
             keys.add(key)
             _check(entry[1], (*path, key), names)
 
