@@ -81,20 +81,24 @@ def test_save_syncs_the_file_before_the_rename_and_the_folder_after(tmp_path, mo
     assert td.load(tmp_path / "model.npz")["w"].tolist() == [0.0, 1.0, 2.0]
 
 
+def disk_full_at_member(monkeypatch, number):
+    """Make writing the ``number``-th archive member (from 1) fail as a full disk does."""
+    real, calls = np.lib.format.write_array, []
+
+    def write_array(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == number:
+            raise OSError("No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", write_array)
+
+
 def test_a_failure_while_writing_leaves_no_partial_file(tmp_path, monkeypatch):
     path = tmp_path / "model.npz"
     td.save({"w": np.arange(3.0)}, path)
     original = path.read_bytes()
-    real = np.lib.format.write_array
-    calls = []
-
-    def fail_on_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise OSError("No space left on device")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(np.lib.format, "write_array", fail_on_second)
+    disk_full_at_member(monkeypatch, 2)
     with pytest.raises(OSError, match="No space left"):
         td.save({"a": np.zeros(4), "b": np.zeros(4)}, path)
     assert path.read_bytes() == original and sorted(os.listdir(tmp_path)) == ["model.npz"]

@@ -12,6 +12,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from test_serialization import disk_full_at_member
 
 import tinygrad_drop as td
 from tinygrad_drop import optim, serialization
@@ -161,15 +162,7 @@ def test_a_failed_structured_save_leaves_the_old_file_intact(tmp_path, monkeypat
     path = tmp_path / "ckpt.npz"
     td.save({"epoch": 1, "w": [np.zeros(2)]}, path)
     original = path.read_bytes()
-    real, calls = np.lib.format.write_array, []
-
-    def fail_on_third(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise OSError("No space left on device")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(np.lib.format, "write_array", fail_on_third)
+    disk_full_at_member(monkeypatch, 3)
     with pytest.raises(OSError, match="No space left"):
         td.save({"epoch": 2, "w": [np.ones(2), np.ones(3)]}, path)
     assert path.read_bytes() == original
