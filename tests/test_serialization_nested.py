@@ -104,6 +104,22 @@ def test_numpy_load_still_opens_a_structure(tmp_path):
         ["model", {"dict": [["w", {"array": "array0"}]]}], ["epoch", {"int": "0x3"}]]}}
 
 
+def test_an_optimizer_or_scheduler_given_itself_saves_its_state_dict(tmp_path):
+    model = td.models.mlp(4, (3,), 2, (0.5,), backend="numpy")
+    opt = optim.Adam([{"params": model[0].parameters()},
+                      {"params": model[-1].parameters(), "lr": 0.5, "betas": (0.8, 0.9)}])
+    schedulers = [lr_scheduler.CosineAnnealingLR(opt, T_max=4),
+                  lr_scheduler.LambdaLR(opt, [lambda epoch: 0.9 ** epoch, lambda epoch: 1.0])]
+    x = td.Tensor(np.ones((2, 4), dtype=np.float32))
+    model(x).sum().backward()
+    opt.step()
+    for sched in schedulers:
+        sched.step()
+    same(opt.state_dict(), round_trip(opt, tmp_path / "opt.npz"))
+    for sched in schedulers:
+        same(sched.state_dict(), round_trip(sched, tmp_path / "sched.npz"))
+
+
 # The flat file saved by the code before structures existed (commit 792ee22): the same bytes.
 FLAT_SHA256 = "d196b426efb525b0ce845a22119a1b6f4424bdf3538baab9695038ab74025bef"
 FLAT_MEMBERS = [("w.npy", 152), ("a/b.npy", 130), ("ключ.npy", 136), ("w.npy.npy", 128),
