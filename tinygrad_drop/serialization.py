@@ -148,6 +148,7 @@ def _numeric(value: Any, where: str) -> np.ndarray:
 
 
 def _fits_member_name(key: Any) -> bool:
+    """Whether ``key`` can name a member (``_member_name`` accepts it)."""
     try:
         _member_name(key)
     except (TypeError, ValueError):
@@ -177,13 +178,13 @@ def load(path: str | os.PathLike, *, max_ratio: float | None = MAX_RATIO) -> Any
     """Read an .npz written by ``save`` (or ``numpy.savez``/``savez_compressed``): a flat
     archive as a dict of name -> NumPy array, keys exactly as saved; a structure (nested dicts,
     lists, tuples, scalars) as saved, with the same Python types and its arrays as NumPy
-    arrays. Never unpickles, and never allocates more than the file
-    can justify: every .npy header is checked (dtype, at most 64 dims, sizes that fit) against
-    the size its zip entry declares before anything is set aside, and no member is decompressed
-    past that declared size. Archives whose members together declare more than
-    ``max_ratio`` times the file's size (100 by default: trained weights compress about 1.1
-    times, a zip bomb of zeros 1000 times) are refused once that is over 64 MiB; pass
-    ``max_ratio=None`` to read such a file you trust.
+    arrays. Never unpickles, and never allocates more than the file can justify: every .npy
+    header is checked (dtype, at most 64 dims, sizes that fit) against the size its zip entry
+    declares before anything is set aside, and no member is decompressed past that declared
+    size; a structure is checked whole before any array is read. Archives whose members
+    together declare more than ``max_ratio`` times the file's size (100 by default: trained
+    weights compress about 1.1 times, a zip bomb of zeros 1000 times) are refused once that is
+    over 64 MiB; pass ``max_ratio=None`` to read such a file you trust.
 
     Errors name the file and say what is wrong: ``FileNotFoundError`` (no such file),
     ``IsADirectoryError`` (a directory), ``MemoryError`` (too little memory for a member), and
@@ -281,8 +282,9 @@ def _read_tree(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo], path: str
     except tree.MalformedTree as exc:
         raise ValueError(f"{where}: {exc}") from None
     twice = [n for n, count in Counter(names).items() if count > 1]
+    named = set(names)
     missing = [n for n in names if n not in by_name]
-    unnamed = [n for n in by_name if n not in set(names)]
+    unnamed = [n for n in by_name if n not in named]
     if twice or missing or unnamed:
         problem = (f"it names the array member {twice[0]!r} twice" if twice else
                    f"it names the array member {missing[0]!r}, which the archive lacks"
