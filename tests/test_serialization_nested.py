@@ -12,6 +12,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_serialization import disk_full_at_member
 
 import tinygrad_drop as td
@@ -74,6 +76,22 @@ def test_every_supported_type_comes_back_as_it_was_saved(tmp_path):
     assert math.isnan(loaded["floats"][8]) and struct.pack("<d", loaded["floats"][8]) == \
         struct.pack("<Q", 0xFFF8_0000_0000_0001)
     assert loaded["arrays"]["float64"].flags.writeable
+
+
+LEAVES = (st.none() | st.booleans() | st.integers() | st.integers(-2**200, 2**200)
+          | st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True) | st.text()
+          | st.builds(np.asarray, st.lists(st.floats(width=32), max_size=3)))
+TREES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4)
+                     | st.lists(inner, max_size=4).map(tuple)
+                     | st.dictionaries(st.text() | st.integers(), inner, max_size=4),
+                     max_leaves=30)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(obj=TREES)
+def test_random_structures_round_trip(tmp_path, obj):
+    same(obj, round_trip(obj, tmp_path / "random.npz"))
 
 
 @pytest.mark.parametrize("root", [[], (), {}, None, 3, -0.0, "text", [np.arange(3)],
