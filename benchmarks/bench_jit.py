@@ -29,6 +29,8 @@ OURS, OURS_JIT, TORCH, TORCH_GRAPH = ("tinygrad_drop", "tinygrad_drop jit", "pyt
 
 
 def epoch_data() -> tuple[np.ndarray, np.ndarray]:
+    """The epoch's inputs: ``ROWS`` random float32 images of 784 pixels and their labels 0-9
+    (seeded, so every peer trains on the same data)."""
     rng = np.random.default_rng(0)
     return rng.random((ROWS, 784), dtype=np.float32), rng.integers(0, 10, ROWS)
 
@@ -49,6 +51,8 @@ def ours_epoch(jitted: bool) -> Callable[[], None]:
 
 
 def ours_big_step(jitted: bool) -> Callable[[], None]:
+    """One training step of ours at batch ``BIG_BATCH`` on tensors already on the device,
+    eager or under ``td.jit``."""
     from tinygrad_drop import Tensor
     from tinygrad_drop.jit import jit
 
@@ -80,6 +84,8 @@ def torch_graphed(torch, step: Callable, x, y) -> Callable:
 
 
 def torch_epoch(torch, graphed: bool) -> Callable[[], None]:
+    """One epoch of PyTorch on CUDA, batches sliced from tensors already on the device, eager or
+    replayed from a CUDA graph."""
     x, y = epoch_data()
     xs, ys = torch.from_numpy(x).cuda(), torch.from_numpy(y).cuda()
     step = bench_mlp.torch_trainer(False, device="cuda")
@@ -93,6 +99,8 @@ def torch_epoch(torch, graphed: bool) -> Callable[[], None]:
 
 
 def torch_big_step(torch, graphed: bool) -> Callable[[], None]:
+    """One PyTorch CUDA training step at batch ``BIG_BATCH``, eager or replayed from a CUDA
+    graph."""
     x, y = (torch.from_numpy(a).cuda() for a in bench_mlp.batch(BIG_BATCH))
     step = bench_mlp.torch_trainer(False, device="cuda")
     step = torch_graphed(torch, step, x, y) if graphed else step
