@@ -76,8 +76,8 @@ def operand_layout(shape: tuple[int, int], strides: tuple[int, int],
     return None
 
 
-def gemm_arguments(a: Any, b: Any, out: Any) -> GemmArguments:
-    """The ``gemm`` call for ``out`` (m, n, C order) = ``a`` (m, k) @ ``b`` (k, n); ``a`` and
+def gemm_arguments(a: Any, b: Any) -> GemmArguments:
+    """The ``gemm`` call for ``a`` (m, k) @ ``b`` (k, n) into a C-order (m, n) output; ``a`` and
     ``b`` must have layouts ``operand_layout`` accepts."""
     (m, k), n = a.shape, b.shape[1]
     layout_a = operand_layout(tuple(a.shape), tuple(a.strides), a.itemsize)
@@ -136,7 +136,7 @@ class DirectBlas:
         a, b = (x if operand_layout(tuple(x.shape), tuple(x.strides), x.itemsize) else
                 xp.ascontiguousarray(x) for x in (a, b))
         out = xp.empty((m, n), dtype=a.dtype)
-        call = gemm_arguments(a, b, out)
+        call = gemm_arguments(a, b)
         name, scalar = GEMMS[a.dtype.name]
         one, zero = scalar(1.0), scalar(0.0)
         self._check("cublasSetStream_v2", self.handle, self.stream())
