@@ -33,7 +33,7 @@ class _ClassLoss(Op):
     def prepare(self, x: Any, target: Any, weight: Any, probabilities: bool = False) -> Any:
         """Check the inputs; return ``x`` as rows (M, C). Sets ``self.kept``, the mask of the
         targets that count (None: all do)."""
-        check_class_input(self.name, self.backend.xp, x, target, weight, probabilities)
+        check_class_input(self.name, x, target, weight, probabilities)
         self.soft = probabilities
         self.kept = None if probabilities else kept_targets(
             self.name, self.backend, target, x.shape[0 if x.ndim == 1 else 1],
@@ -119,7 +119,7 @@ class CrossEntropy(_ClassLoss):
         checked at once; on a device the kernel leaves bad ones out and records one, raised at
         the next host read."""
         xp, where = self.backend.xp, self.name
-        check_class_input(where, xp, logits, target, None, False)
+        check_class_input(where, logits, target, None, False)
         self.soft = False
         classes = logits.shape[0 if logits.ndim == 1 else 1]
         ignore, ignore_index, record, site = self.ignore_index, self.ignore_index, None, -1

@@ -23,7 +23,7 @@ def class_target_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     return () if len(shape) == 1 else (shape[0], *shape[2:])
 
 
-def check_class_input(where: str, xp: Any, x: Any, target: Any, weight: Any,
+def check_class_input(where: str, x: Any, target: Any, weight: Any,
                       probabilities: bool) -> None:
     """Shapes and dtypes of (input, target, weight) for a class loss, or the error naming
     them; ``probabilities``: the target holds class probabilities (the input's shape)."""
