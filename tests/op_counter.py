@@ -24,8 +24,6 @@ from tinygrad_drop.backends.kernels import portable_kernels
 KERNEL_FUNCTIONS = {"where", "take_along_axis", "stack", "concatenate", "copy", "clip",
                     "argmax", "argmin", "count_nonzero", "ascontiguousarray", "broadcast_to_copy",
                     "sum", "max", "min", "any", "all", "mean", "prod"}
-REDUCING = {"sum", "max", "min", "any", "all", "mean", "prod", "argmax", "argmin",
-            "count_nonzero"}
 CREATORS = {"zeros", "ones", "full", "arange", "zeros_like", "ones_like", "full_like",
             "linspace", "eye"}
 
