@@ -437,3 +437,25 @@ def test_a_state_dict_saved_on_one_backend_continues_on_another(name, rng):
     steps(strict_opt, strict_params, strict_x, 3)
     for p, q in zip(strict_params, numpy_params, strict=True):
         np.testing.assert_array_equal(host(p), host(q))
+
+
+@pytest.mark.parametrize("copier", ["pickle", "deepcopy"])
+def test_a_pickled_or_deep_copied_optimizer_continues_as_the_original(copier, rng):
+    """As PyTorch's optimizers do, ours pickle and deep-copy with their groups and state (the
+    groups' device copies of their options are made again); the copy then steps its own
+    parameters exactly as the original steps its, and its groups are its own."""
+    import copy
+    import pickle
+
+    opt, _, ours, _, x, _ = pair("Adam", "numpy", rng)
+    steps(opt, ours, x, 2)
+    clone_opt, clone = (pickle.loads(pickle.dumps((opt, ours))) if copier == "pickle"
+                        else copy.deepcopy((opt, ours)))
+    assert [type(g) for g in clone_opt.param_groups] == [type(g) for g in opt.param_groups]
+    assert clone_opt.param_groups[1]["params"][0] is clone[2] and clone[2] is not ours[2]
+    steps(opt, ours, x, 2)
+    steps(clone_opt, clone, x, 2)
+    for a, b in zip(ours, clone, strict=True):
+        np.testing.assert_array_equal(host(a), host(b))
+    clone_opt.param_groups[0]["lr"] = 0.5
+    assert opt.param_groups[0]["lr"] == 0.01

@@ -43,6 +43,12 @@ class ParamGroup(dict):
         if self._device and key != "params" and self._values_of(self) != self._written:
             self._write()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and deep-copied) as its items and ``values_of``: the device copies are made
+        again on first use. Without this, unpickling sets the items before ``_device`` exists
+        and fails."""
+        return (type(self), (dict(self), self._values_of))
+
     def update(self, *args: Any, **kwargs: Any) -> None:
         """``dict.update`` through item assignment (so the device copies follow)."""
         for key, value in dict(*args, **kwargs).items():
