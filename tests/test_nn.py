@@ -154,6 +154,19 @@ def test_batchnorm_running_statistics_by_hand(backend):
     assert host(cumulative.running_mean).tolist() == pytest.approx([4.5])
 
 
+def test_batchnorm_counts_batches_in_the_same_array(backend):
+    """num_batches_tracked, like the running statistics, is updated in place: a step captured
+    by td.jit replays its kernels on fixed arrays, so a counter rebound to a new array each step
+    would stop counting after the capture."""
+    bn = nn.BatchNorm1d(2, backend=backend)
+    counter = bn.num_batches_tracked.data
+    running = bn.running_mean.data, bn.running_var.data
+    for _ in range(3):
+        bn(tensor([[1.0, 2.0], [3.0, 5.0]], backend))
+    assert bn.num_batches_tracked.data is counter and bn.num_batches_tracked.item() == 3
+    assert bn.running_mean.data is running[0] and bn.running_var.data is running[1]
+
+
 def test_batchnorm_training_batch_of_one_is_an_error(backend):
     with pytest.raises(ValueError, match=r"more than 1 value per channel when training.*\(1, 4\)"):
         nn.BatchNorm1d(4, backend=backend)(Tensor.ones(1, 4, backend=backend))

@@ -172,7 +172,8 @@ class _BatchNorm(Module):
                              f"got {x.shape} ({x.ndim}-D input)")
         factor = self.momentum  # shown in the graph; only applied when updating statistics
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+            tracked = self.num_batches_tracked.data
+            tracked[...] = tracked + 1  # in place: a step td.jit replays updates this array
             if factor is None:  # cumulative moving average
                 factor = 1.0 / self.num_batches_tracked.item()
         use_batch = self.training or not self.track_running_stats
