@@ -13,14 +13,15 @@ value (it must be hashable), through tuples, lists and dicts. For each key:
 3. later calls copy the arguments into the static Tensors, replay the recording and return the
    same objects as call 2, their values refreshed in place.
 
-So a jitted function must do the same device work on every call with one key: its Tensor
-arguments are data (copied in), its parameters and optimizer state are updated in place (the
-optimizers do), and it reads nothing on the host (``.item()`` inside raises a ``CaptureError``
-saying so). Dropout draws fresh masks on every replay, the same stream as eager calls. An
-optimizer option changed between calls (a learning-rate scheduler, ``group['lr'] = x``) reaches
-the replays: CuPy's fused optimizer kernels read the options from device memory, which the
-assignment rewrites (parameters those kernels do not take keep the recorded options: make a new
-``td.jit`` after changing one).
+So a jitted function must do the same device work on every call with one key: its Tensor arguments
+are data (copied in), its parameters and optimizer state are updated in place (the optimizers do; a
+hand-written ``p -= lr * p.grad`` does not: a Tensor's in-place operators give it a new array,
+``tensor_inplace.py``, which replays do not follow), and it reads nothing on the host (``.item()``
+inside raises a ``CaptureError`` saying so). Dropout draws fresh masks on every replay, the same
+stream as eager calls. An optimizer option changed between calls (a learning-rate scheduler,
+``group['lr'] = x``) reaches the replays: CuPy's fused optimizer kernels read the options from
+device memory, which the assignment rewrites (parameters those kernels do not take keep the recorded
+options: make a new ``td.jit`` after changing one).
 
 Where the backend cannot capture (``numpy``, ``strict``) ``fn`` simply runs: one code path for
 users on every backend.
