@@ -170,6 +170,19 @@ def test_big_endian_arrays_load_in_native_byte_order(backend, tmp_path):
     assert target.state_dict()["weight"].dtype == np.float32
 
 
+def test_load_state_dict_writes_into_the_existing_arrays(backend):
+    """As PyTorch's copy_: a step captured by td.jit replays its kernels on the parameters' and
+    buffers' arrays, so a checkpoint loaded after the capture must land in those arrays."""
+    source = nn.Sequential(nn.Linear(3, 2, backend=backend), nn.BatchNorm1d(2, backend=backend))
+    source(Tensor.randn(4, 3, backend=backend))  # running statistics and count move
+    target = nn.Sequential(nn.Linear(3, 2, backend=backend), nn.BatchNorm1d(2, backend=backend))
+    arrays = {name: t.data for name, t in target._state_tensors().items()}
+    target.load_state_dict(source.state_dict())
+    for name, t in target._state_tensors().items():
+        assert t.data is arrays[name], name
+        np.testing.assert_array_equal(host(t), source.state_dict()[name])
+
+
 def test_train_mode_must_be_a_bool_as_pytorch():
     model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
     for mode in ("no", 1, None):

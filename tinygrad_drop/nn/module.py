@@ -224,7 +224,10 @@ class Module:
         ValueError and TypeError). Returns the missing and unexpected keys."""
         staged, result = stage(type(self).__name__, self._state_tensors(), state_dict, strict)
         for t, data in staged:  # nothing above changed the model; nothing here can fail
-            t.data = data
+            try:  # into the arrays, as PyTorch copies: a step td.jit captured reads them
+                t.data[...] = data
+            except (TypeError, ValueError):  # a read-only array (or a NumPy scalar): replaced
+                t.data = data
         return result
 
     # -- moving and casting ---------------------------------------------------------------
