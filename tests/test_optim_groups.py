@@ -213,16 +213,35 @@ def test_loading_pytorchs_state_dict_continues_as_pytorch(backend, rng):
         steps(topt, theirs, xt, 3)
         for p, tp in zip(ours, theirs, strict=True):
             p.data = p._backend.asarray(tp.detach().numpy())
-        tsd = topt.state_dict()
-        keys = set(optim.__dict__[name].OPTIONS) | {"params"}
+        tsd = topt.state_dict()  # its groups as they are: PyTorch's own options included
         opt.load_state_dict({
             "state": {i: {k: (float(v) if k == "step" else v.numpy()) for k, v in s.items()}
                       for i, s in tsd["state"].items()},
-            "param_groups": [{k: v for k, v in g.items() if k in keys}
-                             for g in tsd["param_groups"]]})
+            "param_groups": tsd["param_groups"]})
         steps(opt, ours, x, 3)
         steps(topt, theirs, xt, 3)
         assert_close(ours, theirs)
+
+
+def test_pytorchs_own_options_load_where_they_change_nothing_and_are_refused_where_not():
+    import torch
+
+    p = td.Tensor([1.0, 2.0], requires_grad=True)
+    tp = [torch.nn.Parameter(torch.tensor([1.0, 2.0]))]
+    for torch_opt, ours, bad in (
+            (torch.optim.SGD(tp, lr=0.1, momentum=0.9), optim.SGD([p], lr=0.1, momentum=0.9),
+             {"dampening": 0.5}),
+            (torch.optim.Adam(tp), optim.Adam([p]), {"amsgrad": True}),
+            (torch.optim.AdamW(tp), optim.AdamW([p]), {"decoupled_weight_decay": False}),
+            (torch.optim.Adadelta(tp), optim.Adadelta([p]), {"maximize": True})):
+        state = torch_opt.state_dict()
+        ours.load_state_dict(state)  # no state yet; every group option PyTorch's default
+        assert "maximize" not in ours.param_groups[0]
+        (key, value), = bad.items()
+        state["param_groups"][0][key] = value
+        with pytest.raises(ValueError, match=f"PyTorch's option {key}={value!r} .* is not "
+                                             "supported here"):
+            ours.load_state_dict(state)
 
 
 def flat_arrays(opt_state):

@@ -73,6 +73,7 @@ def load_state(optimizer: Any, state_dict: Mapping[str, Any]) -> None:
             raise ValueError(f"{name}.load_state_dict: parameter group {i} has "
                              f"{len(saved['params'])} parameters in the loaded state dict, "
                              f"{len(group['params'])} in this optimizer")
+        saved = _without_pytorch_defaults(name, saved, where)
         check_keys(f"{name}.load_state_dict", saved, optimizer._options(), where)
         missing = [k for k in optimizer._options() if k not in saved]
         if missing:
@@ -104,6 +105,41 @@ def load_state(optimizer: Any, state_dict: Mapping[str, Any]) -> None:
     for p, entries in staged.items():
         optimizer.state[p] = _placed(p, entries, old.get(p, {}))
         optimizer._placement[p] = (p._backend, p.data.dtype)
+
+
+# Options PyTorch's optimizers save that ours do not have, with the values under which they
+# change nothing in the update (capturable and the implementation switches never do).
+_PYTORCH_NEUTRAL: dict[str, tuple[Any, ...]] = {
+    "dampening": (0,), "maximize": (False,), "amsgrad": (False,), "foreach": (None, False, True),
+    "fused": (None, False), "differentiable": (False,), "capturable": (False, True)}
+_DECOUPLED = {"Adam": False, "AdamW": True}  # decoupled_weight_decay: what each one does
+
+
+def _without_pytorch_defaults(name: str, saved: Mapping[str, Any], where: str
+                              ) -> Mapping[str, Any]:
+    """A PyTorch parameter group with its PyTorch-only options left out where they hold
+    values that change nothing here; one that would change the update (``amsgrad=True``,
+    ``maximize=True``, a dampening) is refused, naming it, rather than silently ignored."""
+    neutral = dict(_PYTORCH_NEUTRAL)
+    if name in _DECOUPLED:
+        neutral["decoupled_weight_decay"] = (_DECOUPLED[name],)
+    kept = {}
+    for key, value in saved.items():
+        if key not in neutral:
+            kept[key] = value
+        elif not any(_same(value, v) for v in neutral[key]):
+            raise ValueError(f"{name}.load_state_dict: PyTorch's option {key}={value!r}"
+                             f"{where} is not supported here (only "
+                             f"{' or '.join(repr(v) for v in neutral[key])}, which change "
+                             "nothing); the update would differ")
+    return kept
+
+
+def _same(value: Any, neutral: Any) -> bool:
+    """``value`` is ``neutral``: the same bool or None, or an equal number that is no bool."""
+    if isinstance(neutral, bool) or neutral is None or isinstance(value, bool):
+        return value is neutral
+    return isinstance(value, numbers.Real) and value == neutral
 
 
 def _staged(name: str, keys: tuple[str, ...], number: Any, entries: Any,
