@@ -474,10 +474,7 @@ def run_backward(root: TensorBase, grad: Any, retain_graph: bool) -> None:
                     g = unbroadcast(parent._backend.xp, g, data.shape)
                 if g.dtype != data.dtype:
                     g = parent._backend.xp.astype(g, data.dtype)
-                if parent.grad is None:
-                    _accumulate_leaf(parent, g, delivered)
-                else:
-                    _add_to_grad(parent, g)
+                _accumulate_leaf(parent, g, delivered)
         if not retain_graph:
             op.saved, op.freed = None, True  # release(), inlined: it runs for every op
 
