@@ -12,7 +12,7 @@ from typing import Any
 
 from . import dtypes
 from .autograd import Op, TensorBase
-from .dtypes import native_category  # also imported from here by ops.loss (kept for it)
+from .dtypes import native_category
 from .ops.activation import Clamp, ClampTensor, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .ops.elementwise import Abs, Add, Div, Exp, Log, Mul, Neg, Pow, PowTensor, Remainder, Sqrt, Sub
 from .ops.matmul import MatMul
