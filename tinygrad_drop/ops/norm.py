@@ -67,6 +67,5 @@ class BatchNorm(Op):
 
     def backward(self, g: Any) -> tuple[Any, Any, Any]:
         saved, weight = self.saved
-        given = len(self.needs_input_grad)  # weight and bias may be left out
-        need = (*self.needs_input_grad, False, False)[:3]
-        return self.kernels.backward(g, saved, weight, need)[:given]
+        needs = self.needs_input_grad  # weight and bias may be left out
+        return self.kernels.backward(g, saved, weight, (*needs, False, False)[:3])[:len(needs)]
