@@ -40,8 +40,10 @@ class ParamGroup(dict):
 
     def __setitem__(self, key: str, value: Any) -> None:
         super().__setitem__(key, value)
-        if self._device and key != "params" and self._values_of(self) != self._written:
-            self._write()
+        if self._device and key != "params":
+            values = self._values_of(self)
+            if values != self._written:
+                self._write(values)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (and deep-copied) as its items and ``values_of``: the device copies are made
@@ -66,17 +68,17 @@ class ParamGroup(dict):
             self._device[id(backend)] = (backend, array)
             self._written = values
             return array
-        if self._values_of(self) != self._written:
+        values = self._values_of(self)
+        if values != self._written:
             if getattr(backend, "capturing", False):
                 raise CaptureError(
                     "an optimizer option was changed without item assignment (e.g. "
                     "group.setdefault(...)) just before td.jit captured the step; assign it as "
                     "group['lr'] = value, which writes the device copy the step reads")
-            self._write()
+            self._write(values)
         return entry[1]
 
-    def _write(self) -> None:
-        values = self._values_of(self)
+    def _write(self, values: tuple[float, ...]) -> None:
         for backend, array in self._device.values():
             array[...] = backend.asarray(list(values), dtype="float64")
         self._written = values
