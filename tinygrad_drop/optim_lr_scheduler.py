@@ -58,7 +58,7 @@ class LRScheduler:
         values = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._current()
 
     def get_last_lr(self) -> list[float]:
         """The learning rates the last ``step()`` (or the construction) set, one per group."""
