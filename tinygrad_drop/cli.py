@@ -134,10 +134,10 @@ DEFAULTS = {
     "mlp": dict(hidden=(256, 256), dropout=(0.2, 0.5), epochs=10, batch_size=256),
     "cnn": dict(hidden=(), dropout=(0.25, 0.5), epochs=12, batch_size=128),
 }
-# The model's own optimizer (the founding MLP's SGD, the seed's Adadelta) and each optimizer's
-# learning rate: the founding 0.5 for the MLP's SGD, PyTorch's defaults for Adam(W) and
-# Adadelta (1.0, also the seed's); SGD has none in PyTorch, 0.01 is its MNIST example's.
-OPTIMIZER = {"mlp": "sgd", "cnn": "adadelta"}
+# Each optimizer's learning rate (the model's own optimizer, the founding MLP's SGD or the
+# seed's Adadelta, is experiment.DEFAULT_OPTIMIZER): the founding 0.5 for the MLP's SGD,
+# PyTorch's defaults for Adam(W) and Adadelta (1.0, also the seed's); SGD has none in PyTorch,
+# 0.01 is its MNIST example's.
 LR = {("mlp", "sgd"): 0.5, ("cnn", "sgd"): 0.01, "adam": 1e-3, "adamw": 1e-3, "adadelta": 1.0}
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adadelta": "Adadelta"}
 
@@ -178,7 +178,9 @@ def _resolve(args: argparse.Namespace) -> str | None:
     for key, value in DEFAULTS[args.model].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    args.optimizer = args.optimizer or OPTIMIZER[args.model]
+    from .experiment import DEFAULT_OPTIMIZER
+
+    args.optimizer = args.optimizer or DEFAULT_OPTIMIZER[args.model]
     if args.lr is None:
         args.lr = LR.get(args.optimizer) or LR[args.model, args.optimizer]
     if args.weight_decay is None:  # AdamW decays by PyTorch's 1e-2 unless told otherwise
