@@ -43,8 +43,8 @@ def pack_state(optimizer: Any) -> dict[str, Any]:
 
 def _host(name: str, value: Any) -> Any:
     """A state value on the host: a step count as a float, an array as a NumPy copy."""
-    if name == "step":
-        return float(host_array(value)) if backends.owner_of(value) is not None else float(value)
+    if name == "step":  # a Python number, or a device count (the fused Adam's)
+        return float(host_array(value))
     owner = backends.owner_of(value)
     return owner.to_numpy(value) if owner is not None else value
 
