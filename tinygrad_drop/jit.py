@@ -82,7 +82,8 @@ class Recorded:
     def __init__(self, fn: Callable[..., Any], recorder: Any, args: tuple, kwargs: dict,
                  tensors: list[Tensor], backend: Any) -> None:
         self.statics = [None if t.requires_grad else Tensor(t) for t in tensors]
-        self.held = [t for t in tensors if t.requires_grad]  # their identities are in the key
+        # kept alive, never read: their ids are in the key, and a freed id could be reused
+        self.held = [t for t in tensors if t.requires_grad]
         fresh = iter(self.statics)
         static_args, static_kwargs = _substitute((args, kwargs), fresh)
         self.checks = backend.checks
