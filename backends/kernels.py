@@ -214,8 +214,6 @@ class LinearKernels(Kernels):
         return self.xp.sum(g, axis=0)
 
 
-
-
 class PoolKernels(Kernels):
     """2-D max and average pooling of (N, C, H, W) arrays: a loop over the kh*kw kernel
     positions, each one strided slice of the whole (padded) batch."""
