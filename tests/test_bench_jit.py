@@ -22,7 +22,7 @@ def bench_jit(monkeypatch):
     return bench_jit
 
 
-def test_rows_and_summary_on_a_stand_in_backend(bench_jit, capsys):
+def test_rows_and_summary_on_a_stand_in_backend(bench_jit, capsys, monkeypatch):
     epochs = []
     real_epoch = bench_jit.ours_epoch
 
@@ -30,11 +30,8 @@ def test_rows_and_summary_on_a_stand_in_backend(bench_jit, capsys):
         run = real_epoch(jitted)
         return lambda: epochs.append(jitted) or run()
 
-    bench_jit.ours_epoch = counted
-    try:
-        rows, notes = bench_jit.collect(True, None, lambda: None)
-    finally:
-        bench_jit.ours_epoch = real_epoch
+    monkeypatch.setattr(bench_jit, "ours_epoch", counted)
+    rows, notes = bench_jit.collect(True, None, lambda: None)
     assert [(r["case"], r["impl"], r["unit"]) for r in rows] == [
         ("MLP epoch (4 steps of 256)", "tinygrad_drop", "s"),
         ("MLP epoch (4 steps of 256)", "tinygrad_drop jit", "s"),
