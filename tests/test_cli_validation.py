@@ -178,6 +178,8 @@ def test_permission_denied_names_the_users_path(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / ".tmp-abc"))
     monkeypatch.setattr(cli_checks.tempfile, "TemporaryFile", refuse)
+    # a folder of its own: where the main job has run, ./results exists and is named instead
+    monkeypatch.chdir(tmp_path)
     assert cli_checks.output_problem("--out-dir", "results/run1", folder=True) == (
         f"--out-dir results/run1: cannot write in {os.getcwd()} (Permission denied)")
 
